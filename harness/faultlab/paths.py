@@ -1,0 +1,71 @@
+"""Where faultlab keeps what it fetches and builds.
+
+Everything built lives in one cache outside the repository: ``$FAULTLAB_CACHE``
+or ``~/.cache/faultlab``. This module only names paths; it never creates or
+builds anything, so it is safe to import from any tool (standard library only).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+KERNEL_IMAGE = {"x86_64": "vmlinux", "arm64": "Image", "ppc64le": "vmlinux"}
+
+
+def repo_root() -> Path:
+    """The faultlab checkout this package was imported from."""
+    return Path(__file__).resolve().parents[2]
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("FAULTLAB_CACHE")
+    if env:
+        return Path(env).expanduser().resolve()
+    return Path.home() / ".cache" / "faultlab"
+
+
+def lock_file() -> Path:
+    return repo_root() / "images" / "lock.json"
+
+
+def downloads_dir() -> Path:
+    return cache_dir() / "downloads"
+
+
+def qemu_build_dir() -> Path:
+    return cache_dir() / "qemu" / "build"
+
+
+def qemu_binary(name: str) -> Path:
+    return qemu_build_dir() / name
+
+
+def firmware_dir() -> Path:
+    return cache_dir() / "firmware"
+
+
+def firmware(name: str) -> Path:
+    return firmware_dir() / name
+
+
+def kernel(arch: str) -> Path:
+    return cache_dir() / "kernels" / arch / KERNEL_IMAGE[arch]
+
+
+def initramfs(arch: str) -> Path:
+    return cache_dir() / "images" / arch / "initramfs.cpio.gz"
+
+
+def ssh_key() -> Path:
+    return cache_dir() / "ssh" / "id_ed25519"
+
+
+def manifest(component: str) -> Path:
+    """JSON written by a build: at least ``version`` and ``built_seconds``."""
+    return cache_dir() / "manifests" / f"{component}.json"
+
+
+def resolved_file() -> Path:
+    """Versions actually used where the pinned one was no longer served."""
+    return cache_dir() / "resolved.json"

@@ -1,0 +1,349 @@
+"""The `faultlab` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from faultlab import errors
+from faultlab.accel import ACCEL_CHOICES
+from faultlab.artifacts import missing_artifacts
+from faultlab.boot import DEFAULT_COMMAND_TIMEOUT, BootOptions, BootSession
+from faultlab.errors import FaultlabError, GuestFailure, Terminated, UsageError
+from faultlab.platforms import PLATFORMS, get_platform
+from faultlab.qemu_process import install_signal_handlers
+from faultlab.result import RunResult, new_result_dir, results_parent
+
+EPILOG = f"""\
+exit codes:
+  0    success (boot: the guest command exited 0 and the kernel log is clean)
+  N    boot: the guest command's own exit status N (kernel log clean)
+  {errors.EXIT_GUEST_FAILURE}    guest failure: kernel panic/oops/BUG/WARNING..., boot timeout, QEMU
+       exited, ssh lost, command timeout, failed probe (verdict "fail")
+  {errors.EXIT_BAD_INPUT}    bad input/configuration: unknown platform, missing build product
+       (the message names the make target), wrong-architecture kernel, port in use,
+       unusable --accel kvm, bad option
+  {errors.EXIT_HARNESS_ERROR}    harness error: QEMU would not start, QMP failed (verdict "error")
+  {errors.EXIT_INTERRUPTED}  interrupted by Ctrl-C
+  {errors.EXIT_TERMINATED}  terminated by SIGTERM/SIGHUP
+A guest command that itself exits 2, 3 or 4 is indistinguishable by exit code alone; the
+result.json written for every run says which it was ("failure": "command").
+
+environment:
+  FAULTLAB_CACHE    build products (default ~/.cache/faultlab)
+  FAULTLAB_RESULTS  parent of result directories (default ./results)
+  FAULTLAB_TRY_KVM  set to 1 to let --accel auto try KVM (x86_64 only; default: TCG)
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad usage; 2 means guest failure here, so use 3."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(errors.EXIT_BAD_INPUT, f"faultlab: {message}\n")
+
+
+def _add_boot_options(p: argparse.ArgumentParser, single_platform: bool = True) -> None:
+    if single_platform:
+        p.add_argument("--kernel", type=Path, help="kernel to boot (default: the built one)")
+        p.add_argument("--initrd", type=Path, help="initramfs (default: the built one)")
+        p.add_argument("--append", default="", help="added to the platform's kernel command line")
+        p.add_argument("--ssh-port", type=int, help="host port forwarded to guest port 22")
+    p.add_argument(
+        "--accel",
+        default="auto",
+        choices=ACCEL_CHOICES,
+        help="accelerator (default auto = TCG unless FAULTLAB_TRY_KVM=1)",
+    )
+    p.add_argument(
+        "--timeout", type=float, help="boot-to-SSH timeout in seconds (default: per platform)"
+    )
+    p.add_argument("--results", type=Path, help="parent directory for result directories")
+    p.add_argument(
+        "--qemu-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra QEMU argument (repeatable)",
+    )
+    p.add_argument("--console", action="store_true", help="copy the guest console to stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="faultlab",
+        description="Boot QEMU guests and run commands in them over SSH.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(
+        dest="subcommand", required=True, metavar="COMMAND", parser_class=_Parser
+    )
+    names = ", ".join(PLATFORMS)
+
+    boot = sub.add_parser(
+        "boot",
+        help="boot a platform and run a command (default: uname -a)",
+        usage="faultlab boot PLATFORM [options] [-- CMD...]",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    boot.add_argument("platform", help=f"one of: {names}")
+    _add_boot_options(boot)
+    boot.add_argument(
+        "--cmd-timeout",
+        type=float,
+        default=DEFAULT_COMMAND_TIMEOUT,
+        help=f"guest command timeout in seconds (default {DEFAULT_COMMAND_TIMEOUT:.0f})",
+    )
+    boot.set_defaults(func=cmd_boot)
+
+    shell = sub.add_parser("shell", help="interactive shell in a freshly booted guest")
+    shell.add_argument("platform", help=f"one of: {names}")
+    _add_boot_options(shell)
+    shell.set_defaults(func=cmd_shell)
+
+    plats = sub.add_parser("platforms", help="list platforms and whether their artifacts exist")
+    plats.set_defaults(func=cmd_platforms)
+
+    probe = sub.add_parser("probe", help="boot platforms and check each is what it claims")
+    probe.add_argument("platforms", nargs="*", help=f"default: all ({names})")
+    _add_boot_options(probe, single_platform=False)
+    probe.set_defaults(func=cmd_probe)
+
+    bench = sub.add_parser("bench", help="boot-to-SSH timing (and virtme-ng comparison)")
+    bench.add_argument("platforms", nargs="*", help=f"default: all ({names})")
+    bench.add_argument("--runs", type=int, default=5)
+    bench.add_argument("--json", type=Path, help="also write the report here")
+    bench.add_argument("--results", type=Path, help="parent directory for result directories")
+    bench.add_argument("--accel", default="tcg", choices=ACCEL_CHOICES)
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+# -- helpers -----------------------------------------------------------------------------
+def command_string(words: list[str] | None) -> str | None:
+    """`-- CMD...`: one word is passed to the guest shell as is, several are shell-quoted."""
+    if not words:
+        return None
+    return words[0] if len(words) == 1 else shlex.join(words)
+
+
+def _writer(stream: Any) -> Callable[[bytes], None]:
+    def write(data: bytes) -> None:
+        stream.write(data)
+        stream.flush()
+
+    return write
+
+
+def _options(args: argparse.Namespace, platform_name: str, **extra: Any) -> BootOptions:
+    return BootOptions(
+        platform=get_platform(platform_name),
+        kernel=getattr(args, "kernel", None),
+        initrd=getattr(args, "initrd", None),
+        append=getattr(args, "append", "") or "",
+        accel=args.accel,
+        boot_timeout=args.timeout,
+        ssh_port=getattr(args, "ssh_port", None),
+        results=args.results,
+        extra_qemu_args=tuple(args.qemu_arg),
+        echo_console=args.console,
+        **extra,
+    )
+
+
+def exit_code_for(result: RunResult) -> int:
+    if result.verdict == "pass":
+        return errors.EXIT_OK
+    if result.verdict == "fail":
+        if result.failure == "command" and result.exit_code is not None:
+            return result.exit_code if 0 < result.exit_code < 256 else errors.EXIT_GUEST_FAILURE
+        return errors.EXIT_GUEST_FAILURE
+    if result.verdict == "skip":
+        return errors.EXIT_BAD_INPUT
+    if result.failure == "interrupted":
+        return errors.EXIT_INTERRUPTED
+    return errors.EXIT_HARNESS_ERROR
+
+
+def _report(session: BootSession) -> int:
+    result = session.result
+    if result is None:
+        return errors.EXIT_HARNESS_ERROR
+    if result.verdict != "pass" and result.failure != "command":
+        print(f"faultlab: {result.verdict.upper()}: {result.reason}", file=sys.stderr)
+        if result.excerpt:
+            print("----- console excerpt -----", file=sys.stderr)
+            print(result.excerpt, file=sys.stderr)
+            print("---------------------------", file=sys.stderr)
+    if result.accel_fallback:
+        print(
+            f"faultlab: note: ran under TCG after KVM failed: {result.accel_fallback}",
+            file=sys.stderr,
+        )
+    print(f"faultlab: results in {session.result_dir}", file=sys.stderr)
+    return exit_code_for(result)
+
+
+def _run_session(session: BootSession, body: Callable[[Any], None]) -> int:
+    try:
+        with session as guest:
+            body(guest)
+    except GuestFailure:
+        pass
+    except FaultlabError as exc:
+        print(f"faultlab: {exc}", file=sys.stderr)
+        if session.result_dir is not None:
+            print(f"faultlab: results in {session.result_dir}", file=sys.stderr)
+        return exc.exit_code
+    except BaseException:
+        if session.result_dir is not None:
+            print(f"faultlab: results in {session.result_dir}", file=sys.stderr)
+        raise
+    return _report(session)
+
+
+# -- subcommands ---------------------------------------------------------------------------
+def cmd_boot(args: argparse.Namespace, tail: list[str] | None) -> int:
+    command = command_string(tail) or "uname -a"
+    session = BootSession(_options(args, args.platform))
+
+    def body(guest: Any) -> None:
+        guest.run(
+            command,
+            args.cmd_timeout,
+            on_stdout=_writer(sys.stdout.buffer),
+            on_stderr=_writer(sys.stderr.buffer),
+        )
+
+    return _run_session(session, body)
+
+
+def cmd_shell(args: argparse.Namespace, tail: list[str] | None) -> int:
+    if tail:
+        raise UsageError("faultlab shell takes no command; use faultlab boot PLATFORM -- CMD")
+    session = BootSession(_options(args, args.platform, scenario=f"shell-{args.platform}"))
+    status: list[int] = []
+
+    def body(guest: Any) -> None:
+        guest.result.command = "(interactive shell)"
+        status.append(guest.shell())
+
+    code = _run_session(session, body)
+    if code == errors.EXIT_OK and status and 0 < status[0] < 256:
+        return status[0]
+    return code
+
+
+def cmd_platforms(args: argparse.Namespace, tail: list[str] | None) -> int:
+    if tail:
+        raise UsageError("faultlab platforms takes no command")
+    for platform in PLATFORMS.values():
+        missing = missing_artifacts(platform)
+        state = "ready" if not missing else f"missing {len(missing)} artifact(s)"
+        print(f"{platform.name:<15} {platform.kernel_arch:<8} {platform.qemu_binary:<20} {state}")
+        for message in missing:
+            print(f"    {message}")
+    return errors.EXIT_OK
+
+
+def cmd_probe(args: argparse.Namespace, tail: list[str] | None) -> int:
+    from faultlab.probes import probe_platform
+
+    if tail:
+        raise UsageError("faultlab probe takes no command")
+    names = args.platforms or list(PLATFORMS)
+    for name in names:
+        get_platform(name)
+    parent = new_result_dir(results_parent(args.results), "probe")
+    rows = []
+    for name in names:
+        opts = _options(args, name, result_dir=parent / name, scenario=f"probe-{name}")
+        row = probe_platform(opts)
+        rows.append(row)
+        print(f"faultlab: probe {name}: {row['verdict']}: {row['detail']}", file=sys.stderr)
+    (parent / "probe.json").write_text(json.dumps(rows, indent=2) + "\n")
+    header = ("platform", "verdict", "accel", "boot-to-SSH s", "probe detail")
+    table = [header] + [
+        (
+            r["platform"],
+            r["verdict"],
+            r["accel"] or "-",
+            "-" if r["boot_s"] is None else f"{r['boot_s']:.1f}",
+            r["detail"],
+        )
+        for r in rows
+    ]
+    widths = [max(len(str(row[i])) for row in table) for i in range(4)]
+    for row in table:
+        print(
+            "  ".join(str(c).ljust(w) for c, w in zip(row[:4], widths, strict=True))
+            + "  "
+            + str(row[4])
+        )
+    print(f"faultlab: results in {parent}", file=sys.stderr)
+    verdicts = {r["verdict"] for r in rows}
+    if verdicts == {"pass"}:
+        return errors.EXIT_OK
+    if "fail" in verdicts:
+        return errors.EXIT_GUEST_FAILURE
+    if "error" in verdicts:
+        return errors.EXIT_HARNESS_ERROR
+    return errors.EXIT_BAD_INPUT  # skipped: missing artifacts
+
+
+def cmd_bench(args: argparse.Namespace, tail: list[str] | None) -> int:
+    from faultlab.bench import format_table, run_bench
+
+    if tail:
+        raise UsageError("faultlab bench takes no command")
+    if args.runs < 1:
+        raise UsageError("--runs must be at least 1")
+    names = args.platforms or list(PLATFORMS)
+    report, parent = run_bench(
+        names, args.runs, results=args.results, json_path=args.json, accel=args.accel
+    )
+    print(format_table(report))
+    print(f"faultlab: results in {parent}", file=sys.stderr)
+    ok = all(
+        "unavailable" not in data and not data["failures"] for data in report["platforms"].values()
+    )
+    return errors.EXIT_OK if ok else errors.EXIT_GUEST_FAILURE
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    tail: list[str] | None = None
+    if "--" in args_list:
+        split = args_list.index("--")
+        args_list, tail = args_list[:split], args_list[split + 1 :]
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else errors.EXIT_BAD_INPUT
+    install_signal_handlers()
+    try:
+        return int(args.func(args, tail))
+    except FaultlabError as exc:
+        print(f"faultlab: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Terminated as exc:
+        print(f"faultlab: {exc}", file=sys.stderr)
+        return errors.EXIT_TERMINATED
+    except KeyboardInterrupt:
+        print("faultlab: interrupted", file=sys.stderr)
+        return errors.EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return errors.EXIT_HARNESS_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Exceptions that the CLI turns into one-line messages and exit codes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from faultlab.result import RunResult
+
+# Exit codes of the `faultlab` command (also listed in `faultlab --help`).
+EXIT_OK = 0
+EXIT_GUEST_FAILURE = 2  # verdict "fail" for a guest reason: panic, oops, timeout, ssh lost...
+EXIT_BAD_INPUT = 3  # bad input or configuration, nothing was booted
+EXIT_HARNESS_ERROR = 4  # verdict "error": QEMU would not start, QMP broke, ...
+EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_TERMINATED = 143  # SIGTERM / SIGHUP
+
+
+class FaultlabError(Exception):
+    """Base class; str(error) is the one-line message (without the 'faultlab: ' prefix)."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class UsageError(FaultlabError):
+    """Unknown platform, bad option value."""
+
+
+class MissingArtifactError(FaultlabError):
+    """A build product (QEMU, firmware, kernel, initramfs, key) is missing."""
+
+
+class KernelFormatError(FaultlabError):
+    """The kernel file is not bootable on the requested platform."""
+
+
+class PortInUseError(FaultlabError):
+    """The SSH forwarding port requested with --ssh-port is taken."""
+
+
+class AccelError(FaultlabError):
+    """The requested accelerator cannot be used."""
+
+
+class HarnessError(FaultlabError):
+    """Infrastructure failure: QEMU would not start, QMP did not answer..."""
+
+    exit_code = EXIT_HARNESS_ERROR
+
+
+class GuestFailure(FaultlabError):
+    """The guest failed (panic, oops, boot timeout, ssh lost...); the result is written."""
+
+    exit_code = EXIT_GUEST_FAILURE
+
+    def __init__(self, message: str, result: RunResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM/SIGHUP so that context managers unwind."""

@@ -1,0 +1,142 @@
+"""The table of guest platforms faultlab can boot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from faultlab.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Platform:
+    name: str
+    kernel_arch: str  # "x86_64" | "arm64" | "ppc64le": names the kernel/image build products
+    qemu_binary: str  # file name under $CACHE/qemu/build
+    elf_machine: str  # e_machine of an ELF kernel for this platform
+    kernel_formats: tuple[
+        str, ...
+    ]  # accepted kernel_check formats: "elf", "bzimage", "arm64-image"
+    kernel_needs: str  # human description used in wrong-kernel errors
+    boot_timeout: float  # seconds from QEMU start to SSH ready (TCG)
+    machine: str  # -machine value
+    cpu: str | None  # -cpu value, None: the machine's default
+    memory_mb: int
+    smp: int
+    firmware: str | None  # -bios file name under $CACHE/firmware, None: QEMU's default
+    console: str  # guest console device name (informational, also in `append`)
+    append: str  # default kernel command line
+    # -device arguments placed right after -machine (the IOMMU must come first)
+    early_devices: tuple[str, ...] = ()
+    extra_devices: tuple[str, ...] = ()
+    net_device: str = "virtio-net-pci"
+    net_bus: str | None = None  # bus= of the NIC; None: let QEMU pick
+    # extra -machine options when running under KVM (e.g. split irqchip for intel-iommu)
+    kvm_machine_opts: str = ""
+    # KVM is only ever tried for guests matching the host architecture (x86_64 only for now)
+    kvm_capable: bool = False
+    # -nodefaults: drop QEMU's default devices. On q35 the default empty AHCI CD-ROM makes
+    # SeaBIOS wait ~32 s (TCG) for "test unit ready" before it boots the kernel; the other
+    # platforms keep their defaults (PowerNV needs its default PHB root ports and BMC).
+    nodefaults: bool = False
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """Every -device argument of the platform except the NIC, in command-line order."""
+        return self.early_devices + self.extra_devices
+
+
+PLATFORMS: dict[str, Platform] = {
+    p.name: p
+    for p in (
+        Platform(
+            name="x86_64",
+            kernel_arch="x86_64",
+            qemu_binary="qemu-system-x86_64",
+            elf_machine="EM_X86_64",
+            kernel_formats=("elf", "bzimage"),
+            kernel_needs="an x86_64 ELF vmlinux (PVH) or bzImage",
+            boot_timeout=120.0,
+            machine="q35",
+            cpu="max",
+            memory_mb=1024,
+            smp=2,
+            firmware=None,
+            console="ttyS0",
+            # no_timer_check: under TCG the IO-APIC timer check through interrupt remapping
+            # is timing-dependent and panics "timer doesn't work through Interrupt-remapped
+            # IO-APIC" on a loaded host (seen here while builds ran).
+            append="console=ttyS0 intel_iommu=on,sm_on iommu.strict=1 panic=-1 no_timer_check",
+            early_devices=(
+                "intel-iommu,x-scalable-mode=on,x-flts=on,x-pasid-mode=on,"
+                "dma-drain=on,caching-mode=off",
+            ),
+            kvm_machine_opts="kernel-irqchip=split",
+            kvm_capable=True,
+            nodefaults=True,
+        ),
+        Platform(
+            name="aarch64",
+            kernel_arch="arm64",
+            qemu_binary="qemu-system-aarch64",
+            elf_machine="EM_AARCH64",
+            kernel_formats=("arm64-image",),
+            kernel_needs="an arm64 Image",
+            boot_timeout=120.0,
+            machine="virt,iommu=smmuv3,gic-version=3",
+            cpu="max",
+            memory_mb=1024,
+            smp=2,
+            firmware=None,
+            console="ttyAMA0",
+            append="console=ttyAMA0 panic=-1",
+        ),
+        Platform(
+            name="ppc64-powernv",
+            kernel_arch="ppc64le",
+            qemu_binary="qemu-system-ppc64",
+            elf_machine="EM_PPC64",
+            kernel_formats=("elf",),
+            kernel_needs="a ppc64le ELF vmlinux",
+            boot_timeout=240.0,
+            machine="powernv9",
+            cpu=None,
+            memory_mb=2048,
+            smp=1,
+            firmware="skiboot.lid",
+            console="hvc0",
+            append="console=hvc0 panic=-1",
+            net_bus="pcie.0",
+        ),
+        Platform(
+            name="ppc64-pseries",
+            kernel_arch="ppc64le",
+            qemu_binary="qemu-system-ppc64",
+            elf_machine="EM_PPC64",
+            kernel_formats=("elf",),
+            kernel_needs="a ppc64le ELF vmlinux",
+            boot_timeout=180.0,
+            machine=(
+                "pseries,x-vof=on,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off"
+            ),
+            cpu="power9",
+            memory_mb=1024,
+            smp=1,
+            firmware="vof.bin",
+            console="hvc0",
+            append="console=hvc0 panic=-1",
+        ),
+    )
+}
+
+
+def platform_names() -> list[str]:
+    return list(PLATFORMS)
+
+
+def get_platform(name: str) -> Platform:
+    try:
+        return PLATFORMS[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown platform {name!r}; valid platforms: {', '.join(PLATFORMS)}"
+        ) from None

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fakes import FakeCache
+from faultlab import bench, qemu_process
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCache]:
+    fake = FakeCache(tmp_path / "cache", tmp_path / "results")
+    for key, value in fake.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("FAKE_QEMU_SCENARIO", "ok")
+    fake.populate()
+    yield fake
+    assert qemu_process.live_processes() == []
+
+
+def write_fake_vng(path: Path, help_text: str, status: int = 0) -> str:
+    path.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = --help ]; then echo "{help_text}"; exit 0; fi\n'
+        'echo "$@" > "$(dirname "$0")/vng-args"\n'
+        f"echo 'virtme-run: some failure' >&2; exit {status}\n"
+    )
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_vng_command_follows_help() -> None:
+    full = "usage: vng [--qemu QEMU] [--disable-kvm] [--exec EXEC]"
+    cmd = bench.vng_command(full, Path("/k/vmlinux"), Path("/q/qemu-system-x86_64"))
+    assert cmd == [
+        "vng", "--run", "/k/vmlinux", "--disable-kvm", "--qemu", "/q/qemu-system-x86_64",
+        "--exec", "true",
+    ]  # fmt: skip
+    with_dirs = bench.vng_command(
+        full + " [--qemu-opts QEMU_OPTS]", Path("/k"), Path("/q"), [Path("/fw dir"), Path("/b")]
+    )
+    assert with_dirs[-4:] == ["--qemu-opts=-L '/fw dir'", "--qemu-opts=-L /b", "--exec", "true"]
+    assert bench.vng_command("usage: vng", Path("/k"), Path("/q")) == [
+        "vng", "--run", "/k", "--", "true",
+    ]  # fmt: skip
+
+
+def test_summarize() -> None:
+    assert bench.summarize([3.0, 1.0, 2.0]) == {
+        "median": 2.0,
+        "min": 1.0,
+        "max": 3.0,
+        "samples": [3.0, 1.0, 2.0],
+    }
+    assert bench.summarize([])["median"] is None
+
+
+def test_bench_with_fake_qemu_and_vng(
+    cache: FakeCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vng = write_fake_vng(tmp_path / "vng", "--qemu QEMU --disable-kvm --exec EXEC", status=1)
+    monkeypatch.setattr(bench, "find_vng", lambda: vng)
+    out = tmp_path / "out" / "bench.json"
+    report, parent = bench.run_bench(["x86_64"], 2, json_path=out)
+    x86 = report["platforms"]["x86_64"]
+    assert len(x86["boot_to_ssh"]["samples"]) == 2 and not x86["failures"]
+    assert x86["accel"] == ["tcg"]
+    # the fake vng fails: reported as unavailable with its reason, never a made-up number
+    assert report["virtme_ng"]["unavailable"].startswith("vng exited with status")
+    assert report["ratio_faultlab_over_vng"].startswith("unavailable:")
+    assert json.loads(out.read_text()) == report
+    assert (parent / "bench.json").exists() and (
+        parent / "x86_64" / "run1" / "result.json"
+    ).exists()
+    args = (tmp_path / "vng-args").read_text()
+    assert "--disable-kvm" in args and "--exec true" in args and "--qemu" in args
+    table = bench.format_table(report)
+    assert "x86_64 vng" in table and "unavailable: vng exited" in table
+
+
+def test_bench_ratio_when_vng_works(
+    cache: FakeCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vng = write_fake_vng(tmp_path / "vng", "--qemu QEMU --disable-kvm --exec EXEC", status=0)
+    monkeypatch.setattr(bench, "find_vng", lambda: vng)
+    report, _ = bench.run_bench(["x86_64"], 1)
+    assert isinstance(report["ratio_faultlab_over_vng"], float)
+    assert report["virtme_ng"]["wall"]["median"] > 0
+
+
+def test_bench_without_vng_or_artifacts(cache: FakeCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench, "find_vng", lambda: None)
+    assert bench.bench_vng(1) == {"unavailable": "vng (virtme-ng) is not installed"}
+    (cache.root / "kernels" / "arm64" / "Image").unlink()
+    report, _ = bench.run_bench(["aarch64"], 1)
+    assert "make kernels" in report["platforms"]["aarch64"]["unavailable"]
+    assert "unavailable" in bench.format_table(report)

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from faultlab.platforms import PLATFORMS
+from faultlab.probes import (
+    PROBES,
+    check_aarch64,
+    check_powernv,
+    check_pseries,
+    check_x86_64,
+    probe_command,
+    run_check,
+)
+
+DMAR = (
+    "=== dmar\n"
+    "[    0.300000] DMAR: IOMMU enabled\n"
+    "[    0.400000] DMAR: Intel(R) Virtualization Technology for Directed I/O\n"
+)
+
+
+def test_every_platform_has_a_probe() -> None:
+    assert set(PROBES) == set(PLATFORMS)
+    for probe in PROBES.values():
+        assert probe_command(probe).endswith("exit 0")
+
+
+def test_x86_64_scalable_mode_bit() -> None:
+    ok = check_x86_64(0, DMAR + "=== ecap\n2afcf1e1e8f5e\n")  # bit 43 set (QEMU scalable mode)
+    assert ok.passed and "SMTS" in ok.evidence
+    legacy = check_x86_64(0, DMAR + "=== ecap\nf0205e\n")
+    assert not legacy.passed and "lacks SMTS" in legacy.evidence
+    assert not check_x86_64(0, "=== dmar\n=== ecap\n2afcf1e1e8f5e\n").passed
+    assert not check_x86_64(0, DMAR + "=== ecap\ncat: can't open\n").passed
+
+
+def test_aarch64() -> None:
+    out = (
+        "=== smmu\n[    0.3] arm-smmu-v3 9050000.smmuv3: probing hardware configuration...\n"
+        "=== iommu\nsmmu3.0x0000000009050000\n"
+    )
+    assert check_aarch64(0, out).passed
+    assert check_aarch64(0, "=== smmu\n=== iommu\nsmmu3.0x0000000009050000\n").passed
+    assert not check_aarch64(0, "=== smmu\n=== iommu\n").passed
+
+
+def test_powernv() -> None:
+    good = "dt-opal yes\nsys-opal yes\nplatform\t: PowerNV\n"
+    assert check_powernv(0, good).passed
+    bad = check_powernv(0, "dt-opal yes\nplatform\t: pSeries\n")
+    assert not bad.passed and "/sys/firmware/opal" in bad.evidence
+
+
+def test_pseries() -> None:
+    assert check_pseries(0, "platform\t: pSeries\ndt-rtas yes\n").passed
+    assert not check_pseries(0, "platform\t: PowerNV\ndt-rtas yes\n").passed
+    assert not check_pseries(0, "platform\t: pSeries\n").passed
+
+
+def test_run_check_never_raises() -> None:
+    probe = PROBES["x86_64"]
+    outcome = run_check(probe, 0, b"\xff\xfe garbage")
+    assert not outcome.passed

@@ -1,0 +1,68 @@
+# faultlab: QEMU device models that fault like the silicon, guests running the
+# unmodified upstream drivers, and a harness that judges the outcome.
+#
+#   make run     set up on first use, then boot every platform and probe it
+#   make test    set up on first use, then every test (unit, qtest, e2e)
+#
+# Everything built goes to $(FAULTLAB_CACHE) (default ~/.cache/faultlab).
+# Each build step is incremental: a second run with nothing changed takes seconds.
+
+FAULTLAB_CACHE ?= $(HOME)/.cache/faultlab
+export FAULTLAB_CACHE
+VENV := $(FAULTLAB_CACHE)/venv
+PY := $(VENV)/bin/python
+ARCHES := x86_64 arm64 ppc64le
+PYTEST_ARGS ?=
+
+.PHONY: all setup deps venv qemu kernels images lock run probe test test-unit test-qtest \
+	test-e2e lint bench clean-results $(addprefix kernel-,$(ARCHES)) $(addprefix image-,$(ARCHES))
+
+all: setup
+
+setup: deps venv qemu kernels images
+
+deps:
+	@scripts/deps.sh
+
+venv: deps
+	@scripts/venv.sh
+
+qemu: venv
+	@qemu-devices/build.sh
+
+kernels: $(addprefix kernel-,$(ARCHES))
+$(addprefix kernel-,$(ARCHES)): kernel-%: deps
+	@guest-kernel/build.sh $*
+
+images: $(addprefix image-,$(ARCHES))
+$(addprefix image-,$(ARCHES)): image-%: deps
+	@images/build.sh $*
+
+# Move every pin in images/lock.json to the newest of its series.
+lock:
+	@PYTHONPATH=harness python3 -m faultlab.lock refresh
+
+run: setup
+	@$(VENV)/bin/faultlab probe
+
+lint: venv
+	@$(VENV)/bin/ruff check harness tests
+	@$(VENV)/bin/ruff format --check harness tests
+
+test: setup lint
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	@$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+test-qtest: qemu
+	@$(PY) -m pytest -m qtest $(PYTEST_ARGS)
+
+test-e2e: setup
+	@$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+
+bench: setup
+	@$(VENV)/bin/faultlab bench --runs 5 --json results/bench.json
+
+clean-results:
+	rm -rf results

@@ -25,7 +25,7 @@ CONFIGURE_ARGS=(
     --with-devices-x86_64=faultlab --with-devices-aarch64=faultlab --with-devices-ppc64=faultlab
     --enable-system --disable-user --disable-tools --disable-docs
     --disable-guest-agent --disable-werror --disable-install-blobs
-    --enable-tcg --enable-kvm --enable-slirp --enable-fdt=system
+    --enable-tcg --enable-kvm --enable-slirp --enable-fdt=system --enable-virtfs --enable-attr
     --enable-trace-backends=log
     --python="$VENV/bin/python3"
     --cc="ccache gcc" --cxx="ccache g++" --host-cc=gcc

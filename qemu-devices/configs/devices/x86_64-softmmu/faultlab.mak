@@ -4,3 +4,8 @@ CONFIG_Q35=y
 CONFIG_VTD=y
 CONFIG_VIRTIO_PCI=y
 CONFIG_VIRTIO_NET=y
+# What virtme-ng's QEMU command line uses, for the comparison in `make bench`:
+# the host root over 9p, virtio-serial ports and an i6300esb watchdog.
+CONFIG_VIRTIO_9P=y
+CONFIG_VIRTIO_SERIAL=y
+CONFIG_WDT_IB6300ESB=y

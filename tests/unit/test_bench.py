@@ -1,24 +1,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fakes import FakeCache
-from faultlab import bench, qemu_process
-
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCache]:
-    fake = FakeCache(tmp_path / "cache", tmp_path / "results")
-    for key, value in fake.env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("FAKE_QEMU_SCENARIO", "ok")
-    fake.populate()
-    yield fake
-    assert qemu_process.live_processes() == []
+from faultlab import bench
 
 
 def write_fake_vng(path: Path, help_text: str, status: int = 0) -> str:

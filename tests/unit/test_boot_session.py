@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fakes import FakeCache
-from faultlab import accel, qemu_process
+from faultlab import accel
 from faultlab.boot import BootOptions, BootSession
 from faultlab.errors import GuestFailure
 from faultlab.platforms import get_platform
 from faultlab.probes import PROBES, Probe, ProbeOutcome, probe_platform
-
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCache]:
-    fake = FakeCache(tmp_path / "cache", tmp_path / "results")
-    for key, value in fake.env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("FAKE_QEMU_SCENARIO", "ok")
-    fake.populate()
-    yield fake
-    assert qemu_process.live_processes() == [], "a (fake) QEMU was left running"
 
 
 def load_result(directory: Path) -> dict[str, object]:

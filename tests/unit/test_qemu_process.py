@@ -87,11 +87,13 @@ def test_stop_uses_qmp_quit_first(tmp_path: Path) -> None:
 
     def quit_() -> None:
         calls.append("quit")
-        os.kill(proc.pid, signal.SIGINT)
+        # SIGUSR1, not SIGINT: a job started in the background of a non-interactive
+        # shell (as CI may run us) inherits SIGINT ignored, and so does `sleep`.
+        os.kill(proc.pid, signal.SIGUSR1)
 
     proc.stop(quit_via_qmp=quit_)
     assert calls == ["quit"]
-    assert proc.returncode == -signal.SIGINT
+    assert proc.returncode == -signal.SIGUSR1
     proc.stop()  # idempotent
 
 
@@ -107,7 +109,10 @@ def test_output_is_captured_and_exit_status_peeked(tmp_path: Path) -> None:
 
 SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
+    # Stand in for an interactive user: a job started in the background of a
+    # non-interactive shell (as CI may run the tests) inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.path.insert(0, {harness!r})
     from pathlib import Path
     from faultlab.qemu_process import QemuProcess, install_signal_handlers

@@ -28,12 +28,27 @@ def test_vng_command_follows_help() -> None:
         "--exec", "true",
     ]  # fmt: skip
     with_dirs = bench.vng_command(
-        full + " [--qemu-opts QEMU_OPTS]", Path("/k"), Path("/q"), [Path("/fw dir"), Path("/b")]
+        full + " [--verbose] [--qemu-opts QEMU_OPTS]",
+        Path("/k"),
+        Path("/q"),
+        [Path("/fw dir"), Path("/b")],
     )
-    assert with_dirs[-4:] == ["--qemu-opts=-L '/fw dir'", "--qemu-opts=-L /b", "--exec", "true"]
+    assert with_dirs[-4:] == [
+        "--verbose",
+        "--qemu-opts=-L '/fw dir' -L /b -nodefaults",
+        "--exec",
+        "true",
+    ]
     assert bench.vng_command("usage: vng", Path("/k"), Path("/q")) == [
         "vng", "--run", "/k", "--", "true",
     ]  # fmt: skip
+
+
+def test_vng_success_is_its_status_or_its_init_report() -> None:
+    assert bench.vng_script_succeeded(0, "")
+    assert bench.vng_script_succeeded(255, "[ 4.4] virtme-ng-init: script exited with code 0\n")
+    assert not bench.vng_script_succeeded(255, "virtme-ng-init: script exited with code 1\n")
+    assert not bench.vng_script_succeeded(1, "kernel panic")
 
 
 def test_summarize() -> None:

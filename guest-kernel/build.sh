@@ -97,6 +97,7 @@ $missing"
 
 # 4. Build.
 log "building $ARCH_NAME kernel ($TARGET) with $JOBS jobs"
+before=$(stat -c %Y "$BUILD/$PRODUCT" 2>/dev/null || echo none)
 "${MAKE[@]}" "$TARGET" > "$BUILD/build.log" 2>&1 ||
     { grep -E 'error|Error' "$BUILD/build.log" | head -n 30 >&2; die "kernel build for $ARCH_NAME failed (log: $BUILD/build.log)"; }
 mkdir -p "$OUT"
@@ -106,5 +107,9 @@ done
 kernelrelease=$("${MAKE[@]}" -s kernelrelease 2>/dev/null)
 secs=$(( $(date +%s) - start ))
 log "$ARCH_NAME kernel $kernelrelease ready in $OUT (${secs}s)"
-write_manifest "kernel-$ARCH_NAME${VARIANT:+-$VARIANT}" "$(printf '{"component":"kernel-%s","version":%s,"kernelrelease":"%s","built_seconds":%d,"fragments":"%s","patches":%d}' \
+manifest_name=kernel-$ARCH_NAME${VARIANT:+-$VARIANT}
+if [[ $before == "$(stat -c %Y "$BUILD/$PRODUCT")" && -f $FAULTLAB_CACHE/manifests/$manifest_name.json ]]; then
+    exit 0  # nothing rebuilt: keep the manifest (and the build time) of the last real build
+fi
+write_manifest "$manifest_name" "$(printf '{"component":"kernel-%s","version":%s,"kernelrelease":"%s","built_seconds":%d,"fragments":"%s","patches":%d}' \
     "$ARCH_NAME" "$used" "$kernelrelease" "$secs" "$(tree_hash "${frags[@]}")" "${#patches[@]}")"

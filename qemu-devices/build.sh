@@ -83,6 +83,7 @@ fi
 
 # 4. Build the three system emulators.
 log "building QEMU with $JOBS jobs"
+binaries_before=$(stat -c %Y "$BUILD"/qemu-system-* 2>/dev/null | sort | tr '\n' ' ')
 PATH=$VENV/bin:$PATH ninja -C "$BUILD" -j "$JOBS" \
     qemu-system-x86_64 qemu-system-aarch64 qemu-system-ppc64 > "$QDIR/build.log" 2>&1 ||
     { grep -E 'error|FAILED' "$QDIR/build.log" | head -n 30 >&2; die "QEMU build failed (log: $QDIR/build.log)"; }
@@ -107,6 +108,10 @@ fi
 
 secs=$(( $(date +%s) - start ))
 log "QEMU ready in $BUILD (${secs}s)"
+if [[ $binaries_before == "$(stat -c %Y "$BUILD"/qemu-system-* | sort | tr '\n' ' ')" &&
+      -f $FAULTLAB_CACHE/manifests/qemu.json && $(cat "$fw/.stamp") == "$fw_stamp" ]]; then
+    exit 0  # nothing rebuilt: keep the manifest (and the build time) of the last real build
+fi
 write_manifest qemu "$(printf '{"component":"qemu","version":%s,"firmware":{"qemu-system-data":%s,"seabios":%s},"built_seconds":%d,"targets":"%s","models":"%s"}' \
     "$used" "$(used_version qemu-system-data)" "$(used_version seabios)" "$secs" "$TARGETS" \
     "$(tree_hash "$HERE/hw" "$HERE/patches")")"

@@ -15,7 +15,15 @@ fi
 req=$(mktemp)
 trap 'rm -f "$req"' EXIT
 fl_python faultlab.lock pypi > "$req"
-"$VENV/bin/pip" install -q --disable-pip-version-check -r "$req"
-"$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e "$FAULTLAB_REPO/harness"
+# pip's configuration on these machines names local wheel folders that may not exist;
+# its warning about each one is noise, everything else it says is kept.
+quiet_pip() {
+    local out rc=0
+    out=$("$VENV/bin/pip" install -q --disable-pip-version-check "$@" 2>&1) || rc=$?
+    [[ -z $out ]] || grep -v 'is ignored: it is neither a file nor a directory' <<<"$out" >&2 || true
+    return "$rc"
+}
+quiet_pip -r "$req"
+quiet_pip --no-deps -e "$FAULTLAB_REPO/harness"
 echo "$want $FAULTLAB_REPO" > "$stamp"
 log "venv ready: $VENV"

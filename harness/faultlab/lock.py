@@ -168,7 +168,7 @@ def update_index(lock: Lock, suite: str, arch: str, attempts: int = 6) -> list[s
         failed = proc.returncode != 0 or "\nE: " in "\n" + proc.stdout + proc.stderr
         if not failed:
             return opts
-        last = (proc.stdout + proc.stderr).strip().splitlines()[-3:].__str__()
+        last = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
         print(
             f"faultlab: apt index {suite}/{arch} failed (attempt {attempt}/{attempts}): {last}",
             file=sys.stderr,

@@ -146,7 +146,12 @@ class Guest:
 
     def mark_failed(self, failure: str, reason: str, excerpt: str | None = None) -> None:
         """Fail the run at the end (e.g. a probe's check did not hold)."""
-        self._session.marked = judge.Verdict("fail", failure, reason, excerpt)
+        self.set_outcome(judge.Verdict("fail", failure, reason, excerpt))
+
+    def set_outcome(self, verdict: judge.Verdict) -> None:
+        """Decide the run's verdict at the end (e.g. from a scenario's checks) instead of
+        from the commands' exit codes; kernel reports on the console still win."""
+        self._session.marked = verdict
 
     def shell(self) -> int:
         return self.ssh.interactive_shell()
@@ -604,7 +609,11 @@ class BootSession:
                 else:
                     result.set_verdict("pass", "ok", None)
             # Kernel reports beat a command/probe failure or a pass.
-            overridable = result.verdict == "pass" or result.failure in ("command", "probe")
+            overridable = result.verdict in ("pass", "skip") or result.failure in (
+                "command",
+                "probe",
+                "check",
+            )
             verdict = judge.findings_verdict(findings)
             if verdict is not None and overridable and not interrupted:
                 result.set_verdict(

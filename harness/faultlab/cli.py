@@ -117,6 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_boot_options(probe, single_platform=False)
     probe.set_defaults(func=cmd_probe)
 
+    run = sub.add_parser(
+        "run",
+        help="run fault scenarios and print their checks (e.g. faultlab run smmu/stall-retry)",
+        usage="faultlab run SCENARIO|GROUP... [options]",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("scenarios", nargs="+", help="scenario names or groups (faultlab scenarios)")
+    _add_boot_options(run)
+    run.set_defaults(func=cmd_run)
+
+    scen = sub.add_parser("scenarios", help="list the fault scenarios")
+    scen.set_defaults(func=cmd_scenarios)
+
     bench = sub.add_parser("bench", help="boot-to-SSH timing (and virtme-ng comparison)")
     bench.add_argument("platforms", nargs="*", help=f"default: all ({names})")
     bench.add_argument("--runs", type=int, default=5)
@@ -297,6 +311,58 @@ def cmd_probe(args: argparse.Namespace, tail: list[str] | None) -> int:
     if "error" in verdicts:
         return errors.EXIT_HARNESS_ERROR
     return errors.EXIT_BAD_INPUT  # skipped: missing artifacts
+
+
+def cmd_scenarios(args: argparse.Namespace, tail: list[str] | None) -> int:
+    from faultlab.scenario import load_scenarios
+
+    if tail:
+        raise UsageError("faultlab scenarios takes no command")
+    for sc in load_scenarios().values():
+        print(f"{sc.name:<28} {sc.platform:<15} {sc.summary}")
+    return errors.EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace, tail: list[str] | None) -> int:
+    from faultlab.scenario import format_outcome, run_scenario, select
+
+    if tail:
+        raise UsageError("faultlab run takes no command; scenarios run their own")
+    chosen = select(args.scenarios)
+    platforms = sorted({sc.platform for sc in chosen})
+    if len(platforms) > 1 and (args.kernel or args.initrd):
+        raise UsageError(f"--kernel/--initrd given for several platforms: {', '.join(platforms)}")
+    codes: list[int] = []
+    for sc in chosen:
+        try:
+            outcome = run_scenario(
+                sc,
+                accel=args.accel,
+                kernel=args.kernel,
+                initrd=args.initrd,
+                extra_qemu_args=args.qemu_arg,
+                append=args.append,
+                results=args.results,
+                boot_timeout=args.timeout,
+                echo_console=args.console,
+            )
+        except FaultlabError as exc:  # bad input for this scenario: nothing was booted
+            print(f"{sc.name}: NOT RUN: {exc}")
+            codes.append(exc.exit_code)
+            continue
+        result = outcome.result
+        print(format_outcome(outcome, result.accel if result else None), flush=True)
+        if result is not None and result.excerpt and outcome.verdict in ("fail", "error"):
+            print("  ----- console excerpt -----")
+            print("  " + result.excerpt.replace("\n", "\n  "))
+        if outcome.result_dir:
+            print(f"  results: {outcome.result_dir}", flush=True)
+        codes.append(exit_code_for(result) if result is not None else errors.EXIT_HARNESS_ERROR)
+    # The most serious outcome wins: a guest failure, then a harness error, then not run.
+    for code in (errors.EXIT_GUEST_FAILURE, errors.EXIT_HARNESS_ERROR, errors.EXIT_BAD_INPUT):
+        if code in codes:
+            return code
+    return next((c for c in codes if c != errors.EXIT_OK), errors.EXIT_OK)
 
 
 def cmd_bench(args: argparse.Namespace, tail: list[str] | None) -> int:

@@ -1,0 +1,328 @@
+"""Fault scenarios: a named guest experiment whose verdict comes from concrete checks.
+
+A scenario boots its platform (with the QEMU arguments it needs), runs guest programs and
+QMP commands through a `ScenarioContext`, and records checks: each one a name, what was
+observed and what was expected. The verdict is
+
+* pass  - every check held (and there was at least one: a scenario that checks nothing
+          cannot fail, so it is an error, not a pass);
+* fail  - a check did not hold, a step of the scenario failed (a guest program that must
+          succeed exited non-zero or printed no JSON), or the guest failed (panic, oops,
+          WARNING, hang, lost SSH: the boot session's own judgement, which beats a pass);
+* skip  - the scenario cannot run here, with the reason (never counted as a pass);
+* error - the harness broke.
+
+Scenarios are registered with `@scenario(...)` in the modules of `faultlab.scenarios`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from faultlab import judge
+from faultlab.boot import BootOptions, BootSession, Guest
+from faultlab.errors import FaultlabError, GuestFailure, UsageError
+from faultlab.platforms import get_platform
+from faultlab.qmp import QMPError
+from faultlab.result import RunResult
+from faultlab.ssh import CommandResult
+
+DEFAULT_STEP_TIMEOUT = 300.0
+_MAX_SHOWN = 160  # characters of an observed/expected value kept in a check
+
+
+class ScenarioSkip(Exception):
+    """The scenario cannot run here; str() says why."""
+
+
+class StepFailed(Exception):
+    """A step the scenario depends on failed; str() says which and how."""
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    observed: str
+    expected: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str  # "group/name"
+    platform: str
+    summary: str
+    body: Callable[[ScenarioContext], None]
+    qemu_args: tuple[str, ...] = ()
+    append: str = ""
+    guest_files: tuple[str, ...] = ()  # guest paths the scenario needs (else: skip)
+
+    @property
+    def group(self) -> str:
+        return self.name.split("/", 1)[0]
+
+
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(
+    name: str,
+    platform: str,
+    summary: str,
+    *,
+    qemu_args: Iterable[str] = (),
+    append: str = "",
+    guest_files: Iterable[str] = (),
+) -> Callable[[Callable[[ScenarioContext], None]], Callable[[ScenarioContext], None]]:
+    """Register the decorated function as scenario `name` (group/name) on `platform`."""
+    if name.count("/") != 1 or not all(name.split("/")):
+        raise ValueError(f"scenario name {name!r} is not group/name")
+    get_platform(platform)  # a typo in a registration fails at import
+
+    def register(body: Callable[[ScenarioContext], None]) -> Callable[[ScenarioContext], None]:
+        if name in SCENARIOS:
+            raise ValueError(f"scenario {name!r} registered twice")
+        SCENARIOS[name] = Scenario(
+            name, platform, summary, body, tuple(qemu_args), append, tuple(guest_files)
+        )
+        return body
+
+    return register
+
+
+def load_scenarios() -> dict[str, Scenario]:
+    import faultlab.scenarios  # noqa: F401  (registers every scenario module)
+
+    return SCENARIOS
+
+
+def select(patterns: Iterable[str]) -> list[Scenario]:
+    """Scenarios named by `patterns`: exact names, or a group ("smmu" or "smmu/")."""
+    known = load_scenarios()
+    chosen: list[Scenario] = []
+    for pattern in patterns:
+        group = pattern.rstrip("/")
+        if pattern in known:
+            matches = [known[pattern]]
+        else:
+            matches = [s for s in known.values() if s.group == group and "/" not in group]
+        if not matches:
+            groups = sorted({s.group for s in known.values()})
+            raise UsageError(
+                f"unknown scenario {pattern!r} (groups: {', '.join(groups) or 'none'}; "
+                "`faultlab scenarios` lists them all)"
+            )
+        chosen.extend(s for s in matches if s not in chosen)
+    return chosen
+
+
+class ScenarioContext:
+    """What a scenario body uses: guest commands, QMP, checks and measurements."""
+
+    def __init__(self, guest: Guest, scenario: Scenario) -> None:
+        self.guest = guest
+        self.scenario = scenario
+        self.checks: list[Check] = []
+        self.measurements: dict[str, Any] = {}
+
+    # -- guest ---------------------------------------------------------------------------
+    def sh(self, command: str, timeout: float = DEFAULT_STEP_TIMEOUT) -> CommandResult:
+        """Run a guest command; its exit status is the caller's to judge."""
+        return self.guest.run(command, timeout)
+
+    def must(self, command: str, timeout: float = DEFAULT_STEP_TIMEOUT) -> str:
+        """Run a guest command that must succeed; return its stdout."""
+        res = self.sh(command, timeout)
+        if res.exit_code != 0:
+            raise StepFailed(
+                f"`{command}` exited with status {res.exit_code}: "
+                f"{res.stderr.decode(errors='replace').strip()[-400:]}"
+            )
+        return res.stdout.decode(errors="replace")
+
+    def json(self, command: str, timeout: float = DEFAULT_STEP_TIMEOUT) -> dict[str, Any]:
+        """Run a guest program that prints one JSON object (its last line starting with '{')."""
+        out = self.must(command, timeout)
+        for line in reversed(out.splitlines()):
+            if line.startswith("{"):
+                try:
+                    data = json.loads(line)
+                except ValueError as exc:
+                    raise StepFailed(f"`{command}` printed bad JSON: {exc}: {line[:200]}") from None
+                if isinstance(data, dict):
+                    return data
+        raise StepFailed(f"`{command}` printed no JSON object: {out.strip()[-400:]!r}")
+
+    def read(self, path: str) -> str:
+        return self.must(f"cat {shlex.quote(path)}").strip()
+
+    def read_int(self, path: str) -> int:
+        text = self.read(path)
+        try:
+            return int(text, 0)
+        except ValueError:
+            raise StepFailed(f"{path} does not hold an integer: {text[:80]!r}") from None
+
+    def dmesg(self) -> str:
+        return self.must("dmesg")
+
+    # -- QMP -----------------------------------------------------------------------------
+    def qmp(self, command: str, **arguments: Any) -> Any:
+        try:
+            return self.guest.qmp.command_timeout(command, 10.0, **arguments)
+        except QMPError as exc:
+            raise StepFailed(f"QMP {command} {arguments}: {exc}") from None
+
+    def qom_get(self, path: str, prop: str) -> Any:
+        return self.qmp("qom-get", path=path, property=prop)
+
+    def qom_set(self, path: str, prop: str, value: Any) -> None:
+        self.qmp("qom-set", path=path, property=prop, value=value)
+
+    # -- checks --------------------------------------------------------------------------
+    def check(self, name: str, ok: bool, observed: Any, expected: Any) -> bool:
+        self.checks.append(Check(name, bool(ok), _shown(observed), _shown(expected)))
+        return bool(ok)
+
+    def expect_eq(self, name: str, observed: Any, expected: Any) -> bool:
+        return self.check(name, observed == expected, observed, expected)
+
+    def expect_in(self, name: str, needle: str, haystack: str, where: str) -> bool:
+        found = needle in haystack
+        return self.check(name, found, "present" if found else f"absent from {where}", needle)
+
+    def expect_range(self, name: str, observed: float, low: float, high: float) -> bool:
+        return self.check(name, low <= observed <= high, observed, f"{low} .. {high}")
+
+    def measure(self, key: str, value: Any) -> None:
+        self.measurements[key] = value
+
+    def skip(self, reason: str) -> None:
+        raise ScenarioSkip(reason)
+
+
+@dataclass
+class ScenarioOutcome:
+    scenario: str
+    verdict: str
+    reason: str
+    checks: list[Check] = field(default_factory=list)
+    result: RunResult | None = None
+    seconds: float = 0.0
+
+    @property
+    def result_dir(self) -> str | None:
+        return self.result.result_dir if self.result else None
+
+
+def _conclude(ctx: ScenarioContext) -> judge.Verdict:
+    failed = [c for c in ctx.checks if not c.ok]
+    if failed:
+        names = ", ".join(c.name for c in failed[:5]) + (" ..." if len(failed) > 5 else "")
+        return judge.Verdict(
+            "fail", "check", f"{len(failed)} of {len(ctx.checks)} checks failed: {names}", None
+        )
+    if not ctx.checks:
+        return judge.Verdict("error", "no_checks", "the scenario made no checks", None)
+    return judge.Verdict("pass", None, f"all {len(ctx.checks)} checks held", None)
+
+
+def run_scenario(
+    sc: Scenario,
+    *,
+    accel: str = "auto",
+    kernel: Path | None = None,
+    initrd: Path | None = None,
+    extra_qemu_args: Iterable[str] = (),
+    append: str = "",
+    results: Path | None = None,
+    result_dir: Path | None = None,
+    boot_timeout: float | None = None,
+    echo_console: bool = False,
+) -> ScenarioOutcome:
+    """Boot, run the scenario body, judge. Bad input (missing artifacts, wrong kernel...)
+    raises FaultlabError before anything is booted; everything else ends in an outcome."""
+    options = BootOptions(
+        platform=get_platform(sc.platform),
+        kernel=kernel,
+        initrd=initrd,
+        append=" ".join(filter(None, [sc.append, append])),
+        accel=accel,
+        boot_timeout=boot_timeout,
+        results=results,
+        result_dir=result_dir,
+        scenario=sc.name,
+        extra_qemu_args=(*sc.qemu_args, *extra_qemu_args),
+        echo_console=echo_console,
+    )
+    session = BootSession(options)
+    started = time.monotonic()
+    ctx: ScenarioContext | None = None
+    try:
+        with session as guest:
+            ctx = ScenarioContext(guest, sc)
+            guest.result.command = f"scenario {sc.name}"
+            verdict = _run_body(ctx)
+            guest.result.extra["checks"] = [c.as_dict() for c in ctx.checks]
+            guest.result.extra["measurements"] = ctx.measurements
+            guest.set_outcome(verdict)
+    except GuestFailure:
+        pass
+    result = session.result
+    assert result is not None  # __enter__ raised before creating it otherwise
+    if ctx is not None and "checks" not in result.extra:  # the guest failed mid-scenario
+        result.extra["checks"] = [c.as_dict() for c in ctx.checks]
+        result.extra["measurements"] = ctx.measurements
+    return ScenarioOutcome(
+        sc.name,
+        result.verdict,
+        result.reason,
+        list(ctx.checks) if ctx else [],
+        result,
+        round(time.monotonic() - started, 3),
+    )
+
+
+def _run_body(ctx: ScenarioContext) -> judge.Verdict:
+    missing = [p for p in ctx.scenario.guest_files if ctx.sh(f"test -e {shlex.quote(p)}").exit_code]
+    if missing:
+        return judge.Verdict(
+            "skip",
+            "missing_guest_file",
+            f"not in the guest image: {', '.join(missing)} (rebuild it: make images)",
+            None,
+        )
+    try:
+        ctx.scenario.body(ctx)
+    except ScenarioSkip as exc:
+        return judge.Verdict("skip", "scenario_skip", str(exc), None)
+    except StepFailed as exc:
+        ctx.check("scenario steps completed", False, str(exc), "every step succeeds")
+    except (GuestFailure, FaultlabError):
+        raise
+    return _conclude(ctx)
+
+
+def format_outcome(outcome: ScenarioOutcome, accel: str | None) -> str:
+    lines = [
+        f"{outcome.scenario}: {outcome.verdict.upper()}: {outcome.reason} "
+        f"({outcome.seconds:.1f} s, {accel or 'no accel'})"
+    ]
+    for c in outcome.checks:
+        mark = "ok  " if c.ok else "FAIL"
+        lines.append(f"  {mark} {c.name}: observed {c.observed}; expected {c.expected}")
+    return "\n".join(lines)

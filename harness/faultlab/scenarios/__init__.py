@@ -1,0 +1,8 @@
+"""The bench's fault scenarios, one module per group (`faultlab scenarios` lists them).
+
+Importing this package registers every scenario in `faultlab.scenario.SCENARIOS`.
+"""
+
+from __future__ import annotations
+
+from faultlab.scenarios import selftest  # noqa: F401

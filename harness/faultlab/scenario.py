@@ -50,6 +50,24 @@ def _shown(value: Any) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
+def parse_json_object(command: str, out: str) -> dict[str, Any]:
+    lines = out.splitlines()
+    candidates = [ln for ln in reversed(lines) if ln.startswith("{")]
+    first = next((i for i, ln in enumerate(lines) if ln.startswith("{")), None)
+    if first is not None:
+        candidates.append("\n".join(lines[first:]))
+    error = "no line starts with '{'"
+    for text in candidates:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            error = str(exc)
+            continue
+        if isinstance(data, dict):
+            return data
+    raise StepFailed(f"`{command}` printed no JSON object ({error}): {out.strip()[-400:]!r}")
+
+
 @dataclass(frozen=True)
 class Check:
     name: str
@@ -155,17 +173,9 @@ class ScenarioContext:
         return res.stdout.decode(errors="replace")
 
     def json(self, command: str, timeout: float = DEFAULT_STEP_TIMEOUT) -> dict[str, Any]:
-        """Run a guest program that prints one JSON object (its last line starting with '{')."""
-        out = self.must(command, timeout)
-        for line in reversed(out.splitlines()):
-            if line.startswith("{"):
-                try:
-                    data = json.loads(line)
-                except ValueError as exc:
-                    raise StepFailed(f"`{command}` printed bad JSON: {exc}: {line[:200]}") from None
-                if isinstance(data, dict):
-                    return data
-        raise StepFailed(f"`{command}` printed no JSON object: {out.strip()[-400:]!r}")
+        """Run a guest program that prints one JSON object: its last line that is one, or
+        everything from the first line starting with '{' (a pretty-printed object)."""
+        return parse_json_object(command, self.must(command, timeout))
 
     def read(self, path: str) -> str:
         return self.must(f"cat {shlex.quote(path)}").strip()

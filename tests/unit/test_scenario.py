@@ -115,3 +115,12 @@ def test_cli_run_unknown_and_verdict_output(
     assert proc.returncode == 3 and "unknown scenario 'no/such'" in proc.stderr
     proc = cache.cli("scenarios")
     assert proc.returncode == 0 and "bench/guest-basics" in proc.stdout
+
+
+def test_json_single_line_pretty_and_broken() -> None:
+    from faultlab.scenario import StepFailed, parse_json_object
+
+    assert parse_json_object("c", 'noise\n{"a": 1}\n') == {"a": 1}
+    assert parse_json_object("c", 'noise\n{\n  "a": {"b": 2}\n}\n') == {"a": {"b": 2}}
+    with pytest.raises(StepFailed, match="printed no JSON object"):
+        parse_json_object("c", '{"a": \n')

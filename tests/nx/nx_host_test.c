@@ -12,9 +12,10 @@
  *   nx_host_test gzfht IN OUT [chunk [evict_every]]
  *   nx_host_test gunz IN OUT [fifo_in fifo_out [evict_every]]
  *   nx_host_test deflate FC IN OUT [hist_bytes]   one raw-deflate request
- *   nx_host_test inflate IN OUT [max_len]         one DECOMPRESS request
+ *   nx_host_test inflate IN OUT [target_len]      one DECOMPRESS request
  *   nx_host_test cases                            fault / hostile-CRB cases
- * Results go to stdout as "key=value" lines.
+ * Results go to stdout as "key=value" lines. NX_MAX_LEN=n in the environment
+ * is passed to the engine as max_processed_len.
  */
 #define _DEFAULT_SOURCE
 #include <endian.h>
@@ -842,8 +843,9 @@ static int cmd_deflate(int fc, const char *in, const char *out, uint32_t hist)
     dde_set(cmd + CRB_TGT, 0, 2 * len + 1024, ea_of(dst));
     if (fc & 2) {
         /*
-         * A table of our own (not zlib's): literal/length lengths of the
-         * fixed code, distance codes 0-1 of 4 bits and 2-29 of 5 bits, sent
+         * A table of our own (not zlib's): literal/length lengths close to
+         * the fixed code (280 and 281 get 7 bits so that the 286 codes form
+         * a complete set, as zlib's inflate demands), distance codes 0-1 of 4 bits and 2-29 of 5 bits, sent
          * as plain code-length symbols with every code-length code 4 or 5
          * bits long. Written as a deflate dynamic block header.
          */
@@ -857,7 +859,7 @@ static int cmd_deflate(int fc, const char *in, const char *out, uint32_t hist)
 #define PUTB(v, n) do { for (b = 0; b < (n); b++, nb++) \
         t[nb >> 3] |= (((v) >> b) & 1) << (nb & 7); } while (0)
         for (i = 0; i < 288; i++) {
-            lens[i] = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
+            lens[i] = i < 144 ? 8 : i < 256 ? 9 : i < 282 ? 7 : 8;
         }
         for (i = 0; i < 30; i++) {
             lens[286 + i] = i < 2 ? 4 : 5;
@@ -919,13 +921,12 @@ static int cmd_deflate(int fc, const char *in, const char *out, uint32_t hist)
     return 0;
 }
 
-static int cmd_inflate(const char *in, const char *out)
+static int cmd_inflate(const char *in, const char *out, uint64_t tlen)
 {
     size_t len;
     uint8_t *data = read_file(in, &len);
     uint8_t *cmd = galloc(CMD_SIZE, CMD_SIZE);
     uint8_t *src = galloc(len + 1, 16);
-    uint64_t tlen = 64ULL << 20;
     uint8_t *dst = galloc(tlen, 16);
     int cc;
 
@@ -979,7 +980,8 @@ int main(int argc, char **argv)
                            argc > 5 ? atoi(argv[5]) : 0);
     }
     if (argc >= 4 && !strcmp(argv[1], "inflate")) {
-        return cmd_inflate(argv[2], argv[3]);
+        return cmd_inflate(argv[2], argv[3],
+                           argc > 4 ? strtoull(argv[4], NULL, 0) : 64 << 20);
     }
     if (argc >= 2 && !strcmp(argv[1], "cases")) {
         return run_cases();
@@ -1075,15 +1077,20 @@ int run_cases(void)
     fault_case("src_fault", cmd, src, dst, n, src + 3 * PAGE + 10, 1,
                ea_of(src + 3 * PAGE));
     fault_case("dst_fault", cmd, src, dst, n, dst, 1, ea_of(dst));
-    fault_case("csb_fault", cmd, src, dst, n, cmd + CSB, 16, ea_of(cmd + CSB));
     {
-        /* the CPB starts the page after the CSB: put it on its own page */
+        /*
+         * A request block straddling two pages: CRB and CSB at the end of
+         * one page, the CPB at the start of the next, so that each can be
+         * absent on its own.
+         */
         uint8_t *c2 = galloc(2 * PAGE, PAGE) + PAGE - CPB;
 
+        fault_case("csb_fault", c2, src, dst, n, c2 + CSB, 16, ea_of(c2 + CSB));
         fault_case("cpb_fault", c2, src, dst, n, c2 + CPB, 1, ea_of(c2 + CPB));
-        /* CPB output page (out_spbc_decomp etc. live past 0x180) */
-        fault_case("indirect_list_fault", cmd, src, dst, n, list, 1,
-                   ea_of(list));   /* list not used: must not fault */
+        /* CPB output (qw24 onwards) on a page of its own */
+        c2 = galloc(2 * PAGE, PAGE) + PAGE - CPB - 0x180;
+        fault_case("cpb_out_fault", c2, src, dst, n, c2 + OUT_ADLER, 1,
+                   ea_of(c2 + OUT_ADLER));
     }
 
     /* an indirect source list whose page is absent */
@@ -1117,7 +1124,9 @@ int run_cases(void)
         kv(name, "cc=%d", cmd[CSB + 2]); \
         kv(name, "ce=0x%02x", cmd[CSB + 3]); \
         kv(name, "v=0x%02x", cmd[CSB]); \
-        kv(name, "fault_ea_delta=%lld", (long long)(r.fault_ea - ea_of(mem))); \
+        kv(name, "fault_ea=0x%llx", (unsigned long long)r.fault_ea); \
+        kv(name, "fault_off=0x%llx", \
+           (unsigned long long)(r.fault_ea - ea_of(mem))); \
     } while (0)
 
     HOSTILE("bad_fc_1e", cmd[3] = 0x1e);
@@ -1146,7 +1155,10 @@ int run_cases(void)
     }));
     kv("max_list", "roundtrip=%d", inflate_check(dst, GET_TPBC(cmd), src, n));
     /* huge byte counts: direct source of 4 GiB - 1 past guest memory */
-    HOSTILE("huge_src", dde_set(cmd + CRB_SRC, 0, 0xffffffffu, ea_of(src)));
+    /* 4 GiB - 1 from 8 KiB before the end of guest memory */
+    HOSTILE("huge_src", dde_set(cmd + CRB_SRC, 0, 0xffffffffu,
+                                ea_of(mem + mem_size - 2 * PAGE)));
+    kv("huge_src", "mem_size=0x%llx", (unsigned long long)mem_size);
     HOSTILE("wrap_src", dde_set(cmd + CRB_SRC, 0, 0x1000, ~0ULL - 0x10));
     HOSTILE("huge_list_entry", (dde_set(list, 0, 0xffffffffu, ea_of(src)),
                                 dde_set(cmd + CRB_SRC, 1, n, ea_of(list))));

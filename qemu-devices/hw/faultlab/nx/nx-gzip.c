@@ -245,15 +245,20 @@ typedef struct NXHuff {
     int nsym;
 } NXHuff;
 
-/* Returns 0, or -1 for an over-subscribed or (unless allowed) empty set. */
+/*
+ * Returns 0, or -1 for an over-subscribed set or an incomplete one (which is
+ * only accepted, as by zlib, when it is a single one-bit code). An empty set
+ * is accepted; decoding with it fails.
+ */
 static int nx_huff_build(NXHuff *h, const uint8_t *len, int n)
 {
     uint16_t offs[NX_MAX_BITS + 2];
-    int left = 1, i;
+    int left = 1, i, max = 0;
 
     memset(h->count, 0, sizeof(h->count));
     for (i = 0; i < n; i++) {
         h->count[len[i]]++;
+        max = MAX(max, len[i]);
     }
     h->nsym = n;
     for (i = 1; i <= NX_MAX_BITS; i++) {
@@ -262,6 +267,9 @@ static int nx_huff_build(NXHuff *h, const uint8_t *len, int n)
         if (left < 0) {
             return -1;
         }
+    }
+    if (max > 1 && left > 0) {
+        return -1;
     }
     offs[1] = 0;
     for (i = 1; i <= NX_MAX_BITS; i++) {
@@ -356,8 +364,8 @@ static void nx_fixed_lengths(uint8_t *litlen, uint8_t *dist)
     for (i = 0; i < 288; i++) {
         litlen[i] = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
     }
-    for (i = 0; i < 30; i++) {
-        dist[i] = 5;
+    for (i = 0; i < 32; i++) {
+        dist[i] = 5;        /* 30 and 31 complete the code; never valid */
     }
 }
 
@@ -437,7 +445,7 @@ static int nx_parse_dht(NXBitReader *br, uint8_t *litlen, uint8_t *dist)
         return NX_GZIP_CC_INVALID_DHT;      /* no end-of-block code */
     }
     memset(litlen, 0, 288);
-    memset(dist, 0, 30);
+    memset(dist, 0, 32);
     memcpy(litlen, lens, hlit);
     memcpy(dist, lens + hlit, hdist);
     return 0;
@@ -618,7 +626,7 @@ typedef struct NXInflate {
     bool one_block;
 } NXInflate;
 
-/* Copy nbits bits starting at bit 'from' of src into a fresh LSB-first buffer. */
+/* Copy nbits bits from bit "from" of src into a zeroed LSB-first buffer. */
 static void nx_copy_bits(uint8_t *dst, const uint8_t *src, uint64_t from,
                          uint32_t nbits)
 {
@@ -649,7 +657,7 @@ static bool nx_out_room(NXInflate *f, uint64_t n)
 
 static int nx_load_tables(NXInflate *f, const uint8_t *ll, const uint8_t *d)
 {
-    if (nx_huff_build(&f->lit, ll, 288) || nx_huff_build(&f->dist, d, 30)) {
+    if (nx_huff_build(&f->lit, ll, 288) || nx_huff_build(&f->dist, d, 32)) {
         return NX_GZIP_CC_INVALID_DHT;
     }
     return 0;
@@ -672,7 +680,7 @@ static int nx_inflate(NXInflate *f)
         case NX_IN_DONE:
             return 0;
         case NX_IN_HEADER: {
-            uint8_t ll[288], d[30];
+            uint8_t ll[288], d[32];
             uint64_t start = br->pos;
             int btype, rc;
 
@@ -885,7 +893,7 @@ static int nx_compress(NXReq *q, uint8_t *cc, uint8_t *ce, uint32_t *tpbc,
 {
     bool dht = q->fc & 0x02, count = q->fc & 0x04, resume = nx_fc_resume(q->fc);
     uint64_t hist = resume ? nx_hist_bytes(q) : 0, dlen;
-    uint8_t ll[288], d[30], cpb_out[0x130] = { 0 };
+    uint8_t ll[288], d[32], cpb_out[0x130] = { 0 };
     uint32_t lz[NX_GZIP_LZCOUNTS] = { 0 };
     uint32_t crc, adler, crc_le;
     uint8_t *buf = NULL;
@@ -914,7 +922,7 @@ static int nx_compress(NXReq *q, uint8_t *cc, uint8_t *ce, uint32_t *tpbc,
         {
             NXHuff h1, h2;
 
-            if (nx_huff_build(&h1, ll, 288) || nx_huff_build(&h2, d, 30)) {
+            if (nx_huff_build(&h1, ll, 288) || nx_huff_build(&h2, d, 32)) {
                 *cc = NX_GZIP_CC_INVALID_DHT;
                 *ce = NX_GZIP_CE_TERMINATION;
                 return 0;
@@ -1050,7 +1058,7 @@ static int nx_decompress(NXReq *q, uint8_t *cc, uint8_t *ce, uint32_t *tpbc,
     f->one_block = q->fc & 0x02;
     if (resume) {
         uint32_t subc = w_in & 7, in_sfbt = (w_sfbt >> 16) & 0xf;
-        uint8_t ll[288], d[30];
+        uint8_t ll[288], d[32];
 
         f->br.pos = subc ? 8 - subc : 0;
         f->st.pos = f->br.pos;

@@ -15,11 +15,13 @@
  *   nx_host_test inflate IN OUT [target_len]      one DECOMPRESS request
  *   nx_host_test cases                            fault / hostile-CRB cases
  * Results go to stdout as "key=value" lines. NX_MAX_LEN=n in the environment
- * is passed to the engine as max_processed_len.
+ * is passed to the engine as max_processed_len; NX_MEM_MB sizes the guest
+ * memory (256 MiB by default).
  */
 #define _DEFAULT_SOURCE
 #include <endian.h>
 #include <stdarg.h>
+#include <sys/mman.h>
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
 #include <zlib.h>
@@ -44,12 +46,12 @@ static uint64_t ea_of(const void *p)
 static void mem_init(uint64_t size)
 {
     mem_size = size;
-    mem = aligned_alloc(PAGE, size);
+    mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+               -1, 0);
     pg = calloc(size / PAGE, 1);
-    if (!mem || !pg) {
+    if (mem == MAP_FAILED || !pg) {
         abort();
     }
-    memset(mem, 0x5a, size);
 }
 
 static void *galloc(uint64_t size, uint64_t align)
@@ -953,7 +955,8 @@ int run_cases(void);
 
 int main(int argc, char **argv)
 {
-    mem_init(1ULL << 30);
+    mem_init((getenv("NX_MEM_MB") ? strtoull(getenv("NX_MEM_MB"), NULL, 0) : 256)
+             << 20);
     if (getenv("NX_MAX_LEN")) {
         max_len = strtoull(getenv("NX_MAX_LEN"), NULL, 0);
     }

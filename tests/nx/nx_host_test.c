@@ -1196,16 +1196,24 @@ int run_cases(void)
     }
     {
         /* a distance before the start of the output (fixed block) */
-        static uint8_t far[] = { 0x03, 0x02, 0x00 };    /* filled below */
         uint8_t *b = galloc(16, 16);
 
-        (void)far;
         /* BFINAL 1, BTYPE 01, length code 257 (0000001), dist code 0 */
         memset(b, 0, 16);
         b[0] = 0x03;    /* bits: 1,1,0 then code 257 = 0000001 (MSB first) */
         b[1] = 0x02;
         HOSTILE("far_distance", (cmd[3] = NX_GZIP_FC_DECOMPRESS,
                                  dde_set(cmd + CRB_SRC, 0, 3, ea_of(b))));
+    }
+    {
+        /* fixed block with literal/length symbol 286 (code 11000110) */
+        uint8_t *b = galloc(16, 16);
+
+        memset(b, 0, 16);
+        b[0] = 0x1b;
+        b[1] = 0x03;
+        HOSTILE("sym286", (cmd[3] = NX_GZIP_FC_DECOMPRESS,
+                           dde_set(cmd + CRB_SRC, 0, 2, ea_of(b))));
     }
     /* CSB pointing outside guest memory: a write fault at that address */
     HOSTILE("csb_outside", stq_be_p(cmd + CRB_CSBADDR, 0x10));

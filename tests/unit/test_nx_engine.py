@@ -26,7 +26,7 @@ SHIM = ROOT / "tests" / "nx" / "shim"
 # Completion codes and CE bits (nxu.h / crb.h)
 CC_OK, CC_DATA_LENGTH, CC_TARGET_SPACE = 0, 3, 13
 CC_SUBFUNCTION, CC_INVALID_DDE, CC_DDE_OVERFLOW = 17, 30, 33
-CC_TPBC_GT_SPBC, CC_INVALID_DIST, CC_INVALID_DHT = 64, 67, 68
+CC_TPBC_GT_SPBC, CC_MISSING_CODE, CC_INVALID_DIST, CC_INVALID_DHT = 64, 66, 67, 68
 CE_PARTIAL, CE_TERMINATION, CE_TPBC = 0x80, 0x40, 0x20
 
 Result = dict[str, str]
@@ -377,6 +377,7 @@ def test_fault_reports_exact_ea_and_leaves_csb(
      ("garbage_inflate", CC_INVALID_DHT, CE_TERMINATION),
      ("bad_stored", CC_INVALID_DHT, CE_TERMINATION), ("btype3", CC_INVALID_DHT, CE_TERMINATION),
      ("far_distance", CC_INVALID_DIST, CE_TERMINATION),
+     ("sym286", CC_MISSING_CODE, CE_TERMINATION),
      ("limit_compress", CC_DATA_LENGTH, CE_PARTIAL | CE_TPBC)],
 )  # fmt: skip
 def test_hostile_crb_completion_codes(cases: Result, case: str, cc: int, ce: int) -> None:

@@ -34,7 +34,28 @@
 #define NX_GZIP_FC_DECOMPRESS_RESUME_SINGLE_BLK_N_SUSPEND 0x16
 #define NX_GZIP_FC_WRAP             0x1e
 
-/* CSB completion codes (nxu.h ERR_NX_*). */
+/*
+ * CSB completion codes (nxu.h ERR_NX_*). What the engine reports (ce in
+ * parentheses; TPBC is valid only with 0x20):
+ *   0   all source processed (0x20)
+ *   3   partial: decompression stopped at the end of the source or at
+ *       max_processed_len, or after the final block with source left over
+ *       (0xa0, resume state in the CPB); compression stopped at
+ *       max_processed_len (0xa0, one complete block for spbc bytes);
+ *       history longer than 32 KiB or than the source (0x40)
+ *   13  target too small (0x40; nothing written, SPBC/TPBC invalid)
+ *   17  function code not implemented (WRAP 0x1E, undefined codes) (0x40)
+ *   30  DDE list entry that is itself indirect (this includes lists that
+ *       loop back to an indirect DDE), or a buffer that wraps at 2^64 (0x40)
+ *   33  indirect DDE byte count larger than its list (0x40)
+ *   64  compression output larger than the input; output valid (0x20)
+ *   66  Huffman code missing (decompress), or a literal without a code in
+ *       the program's DHT (compress) (0x40)
+ *   67  distance beyond history and output (0x40)
+ *   68  malformed block header, stored length, or DHT (0x40)
+ * The choice of code for each hostile case is the engine's: these numbers
+ * come from nxu.h, not from checking the NX GZIP User's Manual's tables.
+ */
 #define NX_GZIP_CC_OK               0
 #define NX_GZIP_CC_DATA_LENGTH      3
 #define NX_GZIP_CC_TARGET_SPACE     13

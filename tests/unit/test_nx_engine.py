@@ -402,3 +402,124 @@ def test_csb_outside_memory_faults_without_a_write(cases: Result) -> None:
     # the CPB (CSB + 16) is read before anything is written
     assert cases["csb_outside.status"] == "faulted"
     assert int(cases["csb_outside.fault_ea"], 16) == 0x20
+
+
+# ---- the unmodified selftest sources, with gzip_vas.c replaced by the engine ----
+
+SELFTEST_SUBDIR = "tools/testing/selftests/powerpc/nx-gzip"
+
+
+def _selftest_dir() -> Path | None:
+    cache = Path(os.environ.get("FAULTLAB_CACHE", Path.home() / ".cache" / "faultlab"))
+    trees = sorted((cache / "linux").glob("pristine-*/.faultlab-complete"))
+    for done in reversed(trees):
+        src = done.parent / SELFTEST_SUBDIR
+        if (src / "gzfht_test.c").is_file() and (src / "gunz_test.c").is_file():
+            return src
+    return None
+
+
+def _build_selftests(out: Path, flags: list[str]) -> dict[str, Path]:
+    src = _selftest_dir()
+    if src is None:
+        pytest.skip("no unpacked linux source in the cache (guest-kernel/build.sh makes it)")
+    gcc = _gcc_with_zlib()
+    if gcc is None:
+        pytest.skip("gcc or the zlib headers (zlib1g-dev) are not installed")
+    bins = {}
+    for name in ("gzfht_test", "gunz_test"):
+        cmd = [
+            "nice", "-n", "10", gcc, *flags,
+            f"-I{ROOT / 'tests' / 'nx' / 'selftest'}", f"-I{src / 'include'}",
+            f"-I{ROOT / 'qemu-devices'}", f"-I{SHIM}",
+            str(src / f"{name}.c"), str(ROOT / "tests" / "nx" / "selftest" / "nx_engine_vas.c"),
+            str(ENGINE), "-lz", "-o", str(out / name),
+        ]  # fmt: skip
+        built = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        assert built.returncode == 0, built.stderr
+        bins[name] = out / name
+    return bins
+
+
+@pytest.fixture(scope="module")
+def selftests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    flags = ["-O1", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+    return _build_selftests(tmp_path_factory.mktemp("selftests"), flags)
+
+
+def run_selftest(
+    exe: Path, arg: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "ASAN_OPTIONS": "detect_leaks=0", **(env or {})}
+    done = subprocess.run(
+        [str(exe), arg.name],
+        cwd=arg.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=environ,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "runtime error" not in done.stderr, done.stderr
+    return done
+
+
+def _stat(stderr: str, key: str) -> int:
+    return int(stderr.rsplit(f"{key}=", 1)[1].split()[0])
+
+
+def _checksums(stderr: str) -> tuple[str, str]:
+    computed = stderr.split("computed checksum ", 1)[1].split()[0]
+    stored = stderr.split("stored   checksum ", 1)[1].split()[0]
+    return computed, stored
+
+
+@pytest.mark.parametrize("size", [4096, 65536, 1 << 20])
+def test_unmodified_selftests_pass(selftests: dict[str, Path], tmp_path: Path, size: int) -> None:
+    """nx-gzip-test.sh's sizes through the unmodified gzfht_test.c and gunz_test.c."""
+    data = random_data(size, seed=size + 1)
+    (tmp_path / "f").write_bytes(data)
+    c = run_selftest(selftests["gzfht_test"], tmp_path / "f")
+    assert f"crc32 checksum = {zlib.crc32(data):08x}" in c.stderr
+    assert gzip.decompress((tmp_path / "f.nx.gz").read_bytes()) == data
+    d = run_selftest(selftests["gunz_test"], tmp_path / "f.nx.gz")
+    computed, stored = _checksums(d.stderr)
+    assert computed == stored == f"{zlib.crc32(data):08x}"
+    assert (tmp_path / "f.nx.gz.nx.gunzip").read_bytes() == data
+
+
+def test_unmodified_selftests_64m(tmp_path_factory: pytest.TempPathFactory) -> None:
+    bins = _build_selftests(tmp_path_factory.mktemp("selftests_o2"), ["-O2"])
+    tmp = tmp_path_factory.mktemp("st64")
+    data = random_data(64 << 20, seed=65)
+    (tmp / "f").write_bytes(data)
+    c = run_selftest(bins["gzfht_test"], tmp / "f")
+    assert _stat(c.stderr, "engine_jobs") == 16  # 4 MiB chunks on PowerNV
+    d = run_selftest(bins["gunz_test"], tmp / "f.nx.gz")
+    assert _stat(d.stderr, "engine_jobs") > 1  # resumed inside the 4 MiB FHT blocks
+    assert (tmp / "f.nx.gz.nx.gunzip").read_bytes() == data
+
+
+def test_unmodified_selftests_faults_and_pseries_limit(
+    selftests: dict[str, Path], tmp_path: Path
+) -> None:
+    """Injected AT faults (cc 250 through the CSB) and req_max_processed_len chunks."""
+    data = text_data(40_000)
+    (tmp_path / "f").write_bytes(data)
+    c = run_selftest(
+        selftests["gzfht_test"], tmp_path / "f", {"NX_FAULT_EVERY": "2", "NX_MAX_LEN": "65536"}
+    )
+    chunks = -(-len(data) // 65536)
+    assert _stat(c.stderr, "engine_faults") >= chunks // 2 >= 1
+    assert _stat(c.stderr, "engine_jobs") == chunks + _stat(c.stderr, "engine_faults")
+    assert gzip.decompress((tmp_path / "f.nx.gz").read_bytes()) == data
+    (tmp_path / "g.gz").write_bytes(_gz(data, 9))
+    d = run_selftest(
+        selftests["gunz_test"], tmp_path / "g.gz", {"NX_FAULT_EVERY": "3", "NX_MAX_LEN": "8192"}
+    )
+    assert _stat(d.stderr, "engine_faults") >= 1
+    assert _stat(d.stderr, "engine_jobs") >= len(_gz(data, 9)) // 8192
+    computed, stored = _checksums(d.stderr)
+    assert computed == stored
+    assert (tmp_path / "g.gz.nx.gunzip").read_bytes() == data

@@ -12,7 +12,7 @@
  *   nx_host_test gzfht IN OUT [chunk [evict_every]]
  *   nx_host_test gunz IN OUT [fifo_in fifo_out [evict_every]]
  *   nx_host_test deflate FC IN OUT [hist_bytes]   one raw-deflate request
- *   nx_host_test inflate IN OUT [target_len]      one DECOMPRESS request
+ *   nx_host_test inflate IN OUT [target_len [fc]] one DECOMPRESS request
  *   nx_host_test cases                            fault / hostile-CRB cases
  * Results go to stdout as "key=value" lines. NX_MAX_LEN=n in the environment
  * is passed to the engine as max_processed_len; NX_MEM_MB sizes the guest
@@ -923,7 +923,7 @@ static int cmd_deflate(int fc, const char *in, const char *out, uint32_t hist)
     return 0;
 }
 
-static int cmd_inflate(const char *in, const char *out, uint64_t tlen)
+static int cmd_inflate(const char *in, const char *out, uint64_t tlen, int fc)
 {
     size_t len;
     uint8_t *data = read_file(in, &len);
@@ -935,7 +935,7 @@ static int cmd_inflate(const char *in, const char *out, uint64_t tlen)
     memcpy(src, data, len);
     memset(cmd, 0, 128);
     memset(cmd + CPB, 0xa5, CMD_SIZE - CPB);
-    putnn(cmd, CRB_FC, 31, 8, NX_GZIP_FC_DECOMPRESS);
+    putnn(cmd, CRB_FC, 31, 8, fc);
     stq_be_p(cmd + CRB_CSBADDR, ea_of(cmd + CSB));
     dde_set(cmd + CRB_SRC, 0, len, ea_of(src));
     dde_set(cmd + CRB_TGT, 0, tlen, ea_of(dst));
@@ -984,7 +984,9 @@ int main(int argc, char **argv)
     }
     if (argc >= 4 && !strcmp(argv[1], "inflate")) {
         return cmd_inflate(argv[2], argv[3],
-                           argc > 4 ? strtoull(argv[4], NULL, 0) : 64 << 20);
+                           argc > 4 ? strtoull(argv[4], NULL, 0) : 64 << 20,
+                           argc > 5 ? strtol(argv[5], NULL, 0) :
+                           NX_GZIP_FC_DECOMPRESS);
     }
     if (argc >= 2 && !strcmp(argv[1], "cases")) {
         return run_cases();

@@ -224,6 +224,22 @@ def test_decompress_target_too_small_is_cc13(driver: Path, tmp_path: Path) -> No
     assert int(r["cc"]) == CC_OK and (tmp_path / "out").read_bytes() == data
 
 
+def test_decompress_single_block_and_suspend(driver: Path, tmp_path: Path) -> None:
+    data = text_data(40_000)
+    z = raw_deflate(data)
+    (tmp_path / "z").write_bytes(z)
+    r = run(driver, "inflate", tmp_path / "z", tmp_path / "out", 64 << 20, 0x12)
+    assert (int(r["cc"]), int(r["ce"], 16)) == (CC_DATA_LENGTH, CE_PARTIAL | CE_TPBC)
+    assert int(r["sfbt"]) == 0xE  # stopped before the next block header
+    first = (tmp_path / "out").read_bytes()
+    assert 0 < len(first) < len(data) and data.startswith(first)
+    # the spbc source bytes it reports consumed hold that output
+    d = zlib.decompressobj(-15)
+    spbc, subc = int(r["spbc"]), int(r["subc"])
+    assert d.decompress(z[:spbc])[: len(first)] == first
+    assert subc < 8
+
+
 # ---- the selftests' request sequences (gzfht_test.c / gunz_test.c) ----
 
 

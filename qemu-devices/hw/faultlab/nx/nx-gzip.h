@@ -149,6 +149,18 @@ typedef struct NXGzipResult {
 /*
  * Run one CRB. max_processed_len limits the source bytes (history excluded)
  * one request may process; 0 means no limit beyond NX_GZIP_MAX_BYTES.
+ *
+ * Access order: CPB input (CSB + 16, 0x130 bytes), indirect DDE lists,
+ * source (history first), then target data, CPB output, and the CSB (bytes
+ * 1..15, then byte 0). The first access that faults ends the request; the
+ * target may then hold partial data, the CSB is untouched, and running the
+ * same CRB again after the page is made present redoes the whole request.
+ *
+ * Left to the front end: the fault CRB (A.8), credits, the CCB (C bit;
+ * reported in the result, never written here), and what the AT bit means
+ * (reported; the engine passes every address to the mem ops unchanged).
+ * The engine keeps no state between calls and has no globals, so front
+ * ends may run it from any thread.
  */
 NXGzipResult nx_gzip_run(const NXGzipMemOps *ops, void *opaque,
                          const uint8_t crb[NX_GZIP_CRB_SIZE],

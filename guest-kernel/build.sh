@@ -9,6 +9,9 @@
 # patches/<arch>/*.patch. ccache makes rebuilds cheap; an unchanged tree is a
 # no-op for make.
 source "$(dirname "$0")/../scripts/common.sh"
+# The body is one compound command, read whole before it runs: editing this file
+# while a build is running cannot change what that build executes.
+{
 
 ARCH_NAME=${1:-}
 case $ARCH_NAME in
@@ -24,6 +27,11 @@ VARIANT=${FAULTLAB_KERNEL_VARIANT:-}
 [[ -n $VARIANT ]] && OUT=$FAULTLAB_CACHE/kernels/$ARCH_NAME-$VARIANT
 BUILD=$LDIR/build-$ARCH_NAME${VARIANT:+-$VARIANT}
 start=$(date +%s)
+mkdir -p "$LDIR"
+# One kernel build at a time (a second caller waits): the builds share the unpacked
+# source, and two of them at once only fight over the cores.
+exec 8>"$LDIR/.build.lock"
+flock 8
 command -v "${CROSS}gcc" >/dev/null || die "${CROSS}gcc missing: run 'make deps' first"
 
 deb=$(fetch linux-source)
@@ -98,7 +106,9 @@ $missing"
 # 4. Build.
 log "building $ARCH_NAME kernel ($TARGET) with $JOBS jobs"
 before=$(stat -c %Y "$BUILD/$PRODUCT" 2>/dev/null || echo none)
-"${MAKE[@]}" "$TARGET" > "$BUILD/build.log" 2>&1 ||
+# `modules` as well: every driver is built in, so it only runs modpost, whose
+# Module.symvers the out-of-tree modules of build-guest.sh link against.
+"${MAKE[@]}" "$TARGET" modules > "$BUILD/build.log" 2>&1 ||
     { grep -E 'error|Error' "$BUILD/build.log" | head -n 30 >&2; die "kernel build for $ARCH_NAME failed (log: $BUILD/build.log)"; }
 mkdir -p "$OUT"
 for f in "$PRODUCT" System.map .config; do
@@ -113,3 +123,5 @@ if [[ $before == "$(stat -c %Y "$BUILD/$PRODUCT")" && -f $FAULTLAB_CACHE/manifes
 fi
 write_manifest "$manifest_name" "$(printf '{"component":"kernel-%s","version":%s,"kernelrelease":"%s","built_seconds":%d,"fragments":"%s","patches":%d}' \
     "$ARCH_NAME" "$used" "$kernelrelease" "$secs" "$(tree_hash "${frags[@]}")" "${#patches[@]}")"
+exit
+}

@@ -7,6 +7,9 @@
 # never committed), and whatever later issues put in $CACHE/guest/<arch>/
 # (programs, modules, real clients), which lands in /opt/faultlab.
 source "$(dirname "$0")/../scripts/common.sh"
+# The body is one compound command, read whole before it runs: editing this file
+# while a build is running cannot change what that build executes.
+{
 
 ARCH_NAME=${1:-}
 case $ARCH_NAME in
@@ -85,3 +88,5 @@ versions=$(for i in "${ids[@]}"; do printf '"%s":%s,' "$i" "$(used_version "$i")
 write_manifest "images-$ARCH_NAME" "$(printf '{"component":"images-%s","version":{%s},"built_seconds":%d,"bytes":%d}' \
     "$ARCH_NAME" "${versions%,}" "$secs" "$(stat -c %s "$OUT/initramfs.cpio.gz")")"
 log "$ARCH_NAME initramfs ready: $OUT/initramfs.cpio.gz (${secs}s)"
+exit
+}

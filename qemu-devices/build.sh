@@ -11,6 +11,9 @@
 # --checksum so unchanged files keep their mtimes; model files are synced the
 # same way, so ninja recompiles only what a change touches.
 source "$(dirname "$0")/../scripts/common.sh"
+# The body is one compound command, read whole before it runs: editing this file
+# while a build is running cannot change what that build executes.
+{
 
 QDIR=$FAULTLAB_CACHE/qemu
 SRC=$QDIR/src
@@ -32,6 +35,9 @@ CONFIGURE_ARGS=(
 )
 start=$(date +%s)
 mkdir -p "$QDIR"
+# One build at a time in the shared source and build trees (a second caller waits).
+exec 8>"$QDIR/.build.lock"
+flock 8
 [[ -x $VENV/bin/meson ]] || die "no meson in $VENV: run 'make venv' first"
 command -v ccache >/dev/null || die "ccache missing: run 'make deps' first"
 
@@ -115,3 +121,5 @@ fi
 write_manifest qemu "$(printf '{"component":"qemu","version":%s,"firmware":{"qemu-system-data":%s,"seabios":%s},"built_seconds":%d,"targets":"%s","models":"%s"}' \
     "$used" "$(used_version qemu-system-data)" "$(used_version seabios)" "$secs" "$TARGETS" \
     "$(tree_hash "$HERE/hw" "$HERE/patches")")"
+exit
+}

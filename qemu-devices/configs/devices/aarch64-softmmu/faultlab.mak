@@ -2,3 +2,5 @@
 CONFIG_ARM_VIRT=y
 CONFIG_VIRTIO_PCI=y
 CONFIG_VIRTIO_NET=y
+# faultlab-dma, the PASID DMA test engine (a plain PCI Express device).
+CONFIG_FAULTLAB_DMA=y

@@ -9,3 +9,5 @@ CONFIG_VIRTIO_NET=y
 CONFIG_VIRTIO_9P=y
 CONFIG_VIRTIO_SERIAL=y
 CONFIG_WDT_IB6300ESB=y
+# faultlab-dma, the PASID DMA test engine (a plain PCI Express device).
+CONFIG_FAULTLAB_DMA=y

@@ -15,7 +15,8 @@ ARCHES := x86_64 arm64 ppc64le
 PYTEST_ARGS ?=
 
 .PHONY: all setup deps venv qemu kernels images lock run probe test test-unit test-qtest \
-	test-e2e lint bench clean-results $(addprefix kernel-,$(ARCHES)) $(addprefix image-,$(ARCHES))
+	test-e2e lint bench clean-results $(addprefix kernel-,$(ARCHES)) $(addprefix image-,$(ARCHES)) \
+	$(addprefix guest-,$(ARCHES))
 
 all: setup
 
@@ -34,8 +35,12 @@ kernels: $(addprefix kernel-,$(ARCHES))
 $(addprefix kernel-,$(ARCHES)): kernel-%: deps
 	@guest-kernel/build.sh $*
 
+# Guest software (our kernel modules and programs), built against the guest kernel tree.
+$(addprefix guest-,$(ARCHES)): guest-%: kernel-%
+	@guest-kernel/build-guest.sh $*
+
 images: $(addprefix image-,$(ARCHES))
-$(addprefix image-,$(ARCHES)): image-%: deps
+$(addprefix image-,$(ARCHES)): image-%: deps guest-%
 	@images/build.sh $*
 
 # Move every pin in images/lock.json to the newest of its series.

@@ -1,0 +1,968 @@
+// SPDX-License-Identifier: GPL-2.0
+/* faultlab-arches: arm64 */
+/*
+ * faultlab-smmu: drive the faultlab-dma engine through SVA so that its DMA
+ * stalls in the SMMU on pages the process has not populated, and report what
+ * happened as one JSON object (one line on stdout).
+ *
+ * usage: faultlab-smmu [-d DEV] [-t TIMEOUT_MS] CASE [ARGS]
+ *   -d DEV         device node (default /dev/faultlab-dma)
+ *   -t TIMEOUT_MS  timeout of each command (default 60000; `hold`: 500)
+ * cases:
+ *   untouched N    COPY N pages from a filled source into an anonymous
+ *                  destination never touched by the CPU.
+ *   dontneed N     two sub-cases, both with source and destination written
+ *                  by the CPU first:
+ *                    "dst": MADV_DONTNEED on the destination only, then COPY:
+ *                           the destination must hold the source pattern;
+ *                    "src": MADV_DONTNEED on the source only, then COPY: the
+ *                           source reads back as zeros (anonymous memory
+ *                           after DONTNEED), so the destination must be all
+ *                           zeros.
+ *   unmapped       three pages G0 H G1; G0 and G1 filled with 0xa5, H
+ *                  unmapped (mmap then munmap); COPY 2 pages into H (the
+ *                  second page would land in G1): the command must FAULT at
+ *                  H with nothing written (bytes_done, G0 and G1 checked).
+ *   readonly       COPY 1 page into a PROT_READ page with known contents:
+ *                  must FAULT, the page must be unchanged.
+ *   file N         source: a MAP_SHARED, PROT_READ mapping of an N-page file
+ *                  on tmpfs (/tmp), written with write() and never touched
+ *                  through the mapping; destination written by the CPU
+ *                  first, so only source pages fault.
+ *   many P N       P processes (fork), each opening the device (its own
+ *                  PASID and channel) and copying N pages into fresh memory,
+ *                  all released at the same moment.
+ *   hold           for a stall that is never resumed: (1) COPY 1 page into
+ *                  an untouched page with a short timeout: report what the
+ *                  ioctl returned; (2) start another such COPY, then close()
+ *                  the device and report how long close() took.
+ *
+ * Output fields (integers unless noted; addresses are integers too):
+ *   case, page_size, timeout_ms; device (node); except for `many`: pci (PCI
+ *   name), pasid, channel, nchan (of the file this process opened); pages
+ *   run: one command's outcome:
+ *     rc, errno, errno_name (str): what the ioctl returned
+ *     state, reason (str: DONE/FAULT/..., NONE/ABORTED/...), state_code,
+ *     reason_code, fault_write, flags (list of str: TIMED_OUT, INTERRUPTED,
+ *     ABORTED, STUCK, NO_IRQ), bytes_done, fault_addr, stalls (the device's
+ *     count for this command), result, elapsed_us (driver: submit to end),
+ *     wall_us (the ioctl as the program saw it), len
+ *   compare: {bytes, mismatches, first_mismatch (-1: none)}: the bytes the
+ *     case checked against what they must hold
+ *   counters: {before, after, delta}: the driver's sysfs counters
+ *     (files in <pci device>/faultlab/) around the case
+ *   untouched:  run, compare, src_compare (the source still intact)
+ *   dontneed:   subcases: {dst: {run, compare, counters}, src: {run,
+ *               compare, src_zero (the source read back by the CPU:
+ *               mismatches against zeros), counters}}
+ *   unmapped:   run, hole_addr, hole_still_unmapped (bool), guard (compare of
+ *               G0+G1 with 0xa5)
+ *   readonly:   run, target_addr, compare (the page against its contents)
+ *   file:       run, compare, src_addr, fault_around_bytes (-1: unknown),
+ *               fault_windows (aligned fault-around windows the source
+ *               spans: the read faults expected, one per window)
+ *   many:       processes, pages (per process),
+ *               procs: [{index, pid, pasid, channel, open_error (str, "" when
+ *               the open worked), rc, errno_name, state (NOT_RUN when the
+ *               process did not get to run its command), reason, stalls,
+ *               bytes_done, mismatches, elapsed_us}],
+ *               total: {stalls, bytes, mismatches, failed}, wall_us,
+ *               faults_per_s (total stalls / wall time)
+ *   hold:       run (the timed-out command), close_us, second_submit_rc,
+ *               second_submit_errno_name
+ * On a setup error the object has "error" (str) and the exit status is 1.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "faultlab_dma/faultlab_dma_uapi.h"
+
+#define PAGE 4096UL
+#define GUARD_BYTE 0xa5
+#define MAX_COUNTERS 32
+#define MAX_PROCS 64
+
+static const char *dev_path = "/dev/faultlab-dma";
+static unsigned int timeout_ms;
+
+/* -- JSON output (one line) ---------------------------------------------- */
+
+static char out[1 << 20];
+static size_t out_len;
+static bool need_comma[64];
+static char closer[64];
+static int depth;
+
+static void emit(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out + out_len, sizeof(out) - out_len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		out_len += (size_t)n < sizeof(out) - out_len ? (size_t)n :
+			   sizeof(out) - out_len - 1;
+}
+
+static void key(const char *k)
+{
+	if (need_comma[depth])
+		emit(",");
+	need_comma[depth] = true;
+	if (k)
+		emit("\"%s\":", k);
+}
+
+static void j_open(const char *k, char c)
+{
+	key(k);
+	emit("%c", c);
+	need_comma[++depth] = false;
+	closer[depth] = c == '{' ? '}' : ']';
+}
+
+static void j_close(char c)
+{
+	emit("%c", c);
+	depth--;
+}
+
+static void j_int(const char *k, long long v)
+{
+	key(k);
+	emit("%lld", v);
+}
+
+static void j_u64(const char *k, uint64_t v)
+{
+	key(k);
+	emit("%" PRIu64, v);
+}
+
+static void j_bool(const char *k, bool v)
+{
+	key(k);
+	emit(v ? "true" : "false");
+}
+
+static void j_str(const char *k, const char *s)
+{
+	key(k);
+	emit("\"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			emit("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			emit("\\u%04x", *s);
+		else
+			emit("%c", *s);
+	}
+	emit("\"");
+}
+
+static void flush_json(void)
+{
+	fwrite(out, 1, out_len, stdout);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+fail(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "faultlab-smmu: %s\n", msg);
+	while (depth > 1)
+		j_close(closer[depth]);
+	if (depth == 0)
+		j_open(NULL, '{');
+	j_str("error", msg);
+	j_close('}');
+	flush_json();
+	exit(1);
+}
+
+/* -- helpers --------------------------------------------------------------- */
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* The pattern of @seed: 8-byte words that depend on seed and offset. */
+static void pattern(void *buf, size_t len, uint64_t seed)
+{
+	uint64_t *w = buf;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++)
+		w[i] = mix64(seed * 0x100000001b3ULL + i) | 1;	/* never zero */
+}
+
+struct cmp {
+	uint64_t bytes;
+	uint64_t mismatches;
+	long long first;
+};
+
+static struct cmp compare(const void *got, const void *want, size_t len)
+{
+	const unsigned char *g = got, *w = want;
+	struct cmp c = { .bytes = len, .first = -1 };
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (g[i] != w[i]) {
+			if (c.first < 0)
+				c.first = (long long)i;
+			c.mismatches++;
+		}
+	}
+	return c;
+}
+
+static struct cmp compare_byte(const void *got, unsigned char want, size_t len)
+{
+	const unsigned char *g = got;
+	struct cmp c = { .bytes = len, .first = -1 };
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (g[i] != want) {
+			if (c.first < 0)
+				c.first = (long long)i;
+			c.mismatches++;
+		}
+	}
+	return c;
+}
+
+static void j_cmp(const char *k, struct cmp c)
+{
+	j_open(k, '{');
+	j_u64("bytes", c.bytes);
+	j_u64("mismatches", c.mismatches);
+	j_int("first_mismatch", c.first);
+	j_close('}');
+}
+
+static void *map_anon(size_t len, int prot)
+{
+	void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		fail("mmap %zu bytes: %s", len, strerror(errno));
+	return p;
+}
+
+static const char *errno_name(int e)
+{
+	switch (e) {
+	case 0: return "";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case EINTR: return "EINTR";
+	case EIO: return "EIO";
+	case EBUSY: return "EBUSY";
+	case EINVAL: return "EINVAL";
+	case ENOENT: return "ENOENT";
+	case ENODEV: return "ENODEV";
+	case EPERM: return "EPERM";
+	case EFAULT: return "EFAULT";
+	case ENOSPC: return "ENOSPC";
+	case ENOTTY: return "ENOTTY";
+	default: return "other";
+	}
+}
+
+static const char *state_name(unsigned int s)
+{
+	static const char *const names[] = {
+		"IDLE", "RUNNING", "STALLED", "DONE", "FAULT", "MISMATCH", "BADCMD",
+	};
+
+	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "UNKNOWN";
+}
+
+static const char *reason_name(unsigned int r)
+{
+	static const char *const names[] = {
+		"NONE", "NOSTALL", "ABORTED", "TERMINATED", "CANCELLED", "INJECTED",
+		"BUS",
+	};
+
+	return r < sizeof(names) / sizeof(names[0]) ? names[r] : "UNKNOWN";
+}
+
+/* -- the device ------------------------------------------------------------ */
+
+struct dev {
+	int fd;
+	struct faultlab_dma_info info;
+};
+
+static int dev_open(struct dev *d)
+{
+	d->fd = open(dev_path, O_RDWR | O_CLOEXEC);
+	if (d->fd < 0)
+		return -errno;
+	if (ioctl(d->fd, FAULTLAB_DMA_IOC_INFO, &d->info)) {
+		int e = errno;
+
+		close(d->fd);
+		return -e;
+	}
+	return 0;
+}
+
+static void dev_open_or_fail(struct dev *d)
+{
+	int err = dev_open(d);
+
+	if (err)
+		fail("open %s: %s", dev_path, strerror(-err));
+}
+
+static void j_dev(const struct dev *d)
+{
+	j_str("device", dev_path);
+	j_str("pci", d->info.device);
+	j_int("pasid", d->info.pasid);
+	j_int("channel", d->info.channel);
+	j_int("nchan", d->info.nchan);
+}
+
+struct run {
+	int rc;
+	int err;
+	uint64_t wall_us;
+	struct faultlab_dma_run r;
+};
+
+static struct run dev_run(struct dev *d, unsigned int op, const void *src,
+			  void *dst, size_t len, unsigned int tmo_ms)
+{
+	struct run res = { 0 };
+	uint64_t t0;
+
+	res.r.cmd.op = op;
+	res.r.cmd.timeout_ms = tmo_ms;
+	res.r.cmd.src = (uintptr_t)src;
+	res.r.cmd.dst = (uintptr_t)dst;
+	res.r.cmd.len = len;
+	t0 = now_us();
+	res.rc = ioctl(d->fd, FAULTLAB_DMA_IOC_RUN, &res.r);
+	res.err = res.rc ? errno : 0;
+	res.wall_us = now_us() - t0;
+	return res;
+}
+
+static void j_run(const char *k, const struct run *res)
+{
+	const struct faultlab_dma_completion *c = &res->r.done;
+	static const char *const flag_names[] = {
+		"TIMED_OUT", "INTERRUPTED", "ABORTED", "STUCK", "NO_IRQ",
+	};
+	unsigned int i;
+
+	j_open(k, '{');
+	j_int("rc", res->rc);
+	j_int("errno", res->err);
+	j_str("errno_name", errno_name(res->err));
+	j_str("state", state_name(c->state));
+	j_int("state_code", c->state);
+	j_str("reason", reason_name(c->reason));
+	j_int("reason_code", c->reason);
+	j_int("fault_write", c->fault_write);
+	j_open("flags", '[');
+	for (i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
+		if (c->flags & (1u << i))
+			j_str(NULL, flag_names[i]);
+	}
+	j_close(']');
+	j_u64("bytes_done", c->bytes_done);
+	j_u64("fault_addr", c->fault_addr);
+	j_u64("stalls", c->stalls);
+	j_u64("result", c->result);
+	j_u64("elapsed_us", c->elapsed_ns / 1000);
+	j_u64("wall_us", res->wall_us);
+	j_u64("len", res->r.cmd.len);
+	j_close('}');
+}
+
+/* -- sysfs counters ------------------------------------------------------- */
+
+struct counters {
+	int n;
+	char name[MAX_COUNTERS][32];
+	long long val[MAX_COUNTERS];
+};
+
+static void counters_read(struct counters *c)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 300], buf[64];
+	const char *base = strrchr(dev_path, '/');
+	struct dirent *e;
+	DIR *dp;
+
+	c->n = 0;
+	snprintf(dir, sizeof(dir), "/sys/class/misc/%s/device/faultlab",
+		 base ? base + 1 : dev_path);
+	dp = opendir(dir);
+	if (!dp)
+		fail("cannot read the driver's counters in %s: %s", dir, strerror(errno));
+	while ((e = readdir(dp)) && c->n < MAX_COUNTERS) {
+		char *end;
+		long long v;
+		ssize_t n;
+		int fd;
+
+		if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof(c->name[0]))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		errno = 0;
+		v = strtoll(buf, &end, 10);
+		if (errno || end == buf || (*end && *end != '\n'))
+			continue;	/* not a plain decimal counter */
+		memcpy(c->name[c->n], e->d_name, strlen(e->d_name) + 1);
+		c->val[c->n++] = v;
+	}
+	closedir(dp);
+}
+
+static void j_counters(const struct counters *before, const struct counters *after)
+{
+	int i, j;
+
+	j_open("counters", '{');
+	j_open("before", '{');
+	for (i = 0; i < before->n; i++)
+		j_int(before->name[i], before->val[i]);
+	j_close('}');
+	j_open("after", '{');
+	for (i = 0; i < after->n; i++)
+		j_int(after->name[i], after->val[i]);
+	j_close('}');
+	j_open("delta", '{');
+	for (i = 0; i < after->n; i++) {
+		for (j = 0; j < before->n; j++) {
+			if (!strcmp(after->name[i], before->name[j])) {
+				j_int(after->name[i], after->val[i] - before->val[j]);
+				break;
+			}
+		}
+	}
+	j_close('}');
+	j_close('}');
+}
+
+/* -- cases ----------------------------------------------------------------- */
+
+static unsigned long parse_count(const char *s, const char *what, unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || v == 0 || v > max)
+		fail("bad %s '%s' (1..%lu)", what, s, max);
+	return v;
+}
+
+static void case_untouched(unsigned long n)
+{
+	size_t len = n * PAGE;
+	struct counters before, after;
+	struct dev d;
+	struct run res;
+	unsigned char *src, *dst, *want;
+
+	dev_open_or_fail(&d);
+	src = map_anon(len, PROT_READ | PROT_WRITE);
+	dst = map_anon(len, PROT_READ | PROT_WRITE);
+	want = malloc(len);
+	if (!want)
+		fail("malloc %zu", len);
+	pattern(want, len, 1);
+	memcpy(src, want, len);
+	counters_read(&before);
+	res = dev_run(&d, FAULTLAB_DMA_OP_COPY, src, dst, len, timeout_ms);
+	counters_read(&after);
+	j_dev(&d);
+	j_int("pages", n);
+	j_run("run", &res);
+	j_cmp("compare", compare(dst, want, len));
+	j_cmp("src_compare", compare(src, want, len));
+	j_counters(&before, &after);
+	close(d.fd);
+}
+
+static void dontneed_sub(struct dev *d, unsigned long n, bool on_src)
+{
+	size_t len = n * PAGE;
+	struct counters before, after;
+	unsigned char *src, *dst, *want, *zero;
+	struct run res;
+
+	src = map_anon(len, PROT_READ | PROT_WRITE);
+	dst = map_anon(len, PROT_READ | PROT_WRITE);
+	want = malloc(len);
+	zero = calloc(1, len);
+	if (!want || !zero)
+		fail("malloc %zu", len);
+	pattern(want, len, 2);
+	memcpy(src, want, len);
+	pattern(dst, len, 3);
+	if (madvise(on_src ? src : dst, len, MADV_DONTNEED))
+		fail("madvise(MADV_DONTNEED): %s", strerror(errno));
+	counters_read(&before);
+	res = dev_run(d, FAULTLAB_DMA_OP_COPY, src, dst, len, timeout_ms);
+	counters_read(&after);
+	j_open(on_src ? "src" : "dst", '{');
+	j_run("run", &res);
+	j_cmp("compare", compare(dst, on_src ? zero : want, len));
+	if (on_src)
+		j_cmp("src_zero", compare(src, zero, len));
+	j_counters(&before, &after);
+	j_close('}');
+	munmap(src, len);
+	munmap(dst, len);
+	free(want);
+	free(zero);
+}
+
+static void case_dontneed(unsigned long n)
+{
+	struct dev d;
+
+	dev_open_or_fail(&d);
+	j_dev(&d);
+	j_int("pages", n);
+	j_open("subcases", '{');
+	dontneed_sub(&d, n, false);
+	dontneed_sub(&d, n, true);
+	j_close('}');
+	close(d.fd);
+}
+
+static void case_unmapped(void)
+{
+	struct counters before, after;
+	unsigned char *region, *hole, *src;
+	unsigned char guard[2 * PAGE];
+	struct dev d;
+	struct run res;
+	bool still_unmapped;
+
+	dev_open_or_fail(&d);
+	src = map_anon(2 * PAGE, PROT_READ | PROT_WRITE);
+	pattern(src, 2 * PAGE, 4);
+	region = map_anon(3 * PAGE, PROT_READ | PROT_WRITE);
+	memset(region, GUARD_BYTE, 3 * PAGE);
+	hole = region + PAGE;
+	counters_read(&before);	/* first: it allocates, the hole must stay one */
+	if (munmap(hole, PAGE))
+		fail("munmap: %s", strerror(errno));
+	res = dev_run(&d, FAULTLAB_DMA_OP_COPY, src, hole, 2 * PAGE, timeout_ms);
+	counters_read(&after);
+	/* msync() on an unmapped range fails with ENOMEM. */
+	still_unmapped = msync(hole, PAGE, MS_ASYNC) && errno == ENOMEM;
+	memcpy(guard, region, PAGE);
+	memcpy(guard + PAGE, region + 2 * PAGE, PAGE);
+	j_dev(&d);
+	j_run("run", &res);
+	j_u64("hole_addr", (uintptr_t)hole);
+	j_bool("hole_still_unmapped", still_unmapped);
+	j_cmp("guard", compare_byte(guard, GUARD_BYTE, sizeof(guard)));
+	j_counters(&before, &after);
+	close(d.fd);
+}
+
+static void case_readonly(void)
+{
+	struct counters before, after;
+	unsigned char *page, *src, *want;
+	volatile unsigned char sink;
+	struct dev d;
+	struct run res;
+
+	dev_open_or_fail(&d);
+	src = map_anon(PAGE, PROT_READ | PROT_WRITE);
+	pattern(src, PAGE, 5);
+	want = malloc(PAGE);
+	if (!want)
+		fail("malloc");
+	pattern(want, PAGE, 6);
+	page = map_anon(PAGE, PROT_READ | PROT_WRITE);
+	memcpy(page, want, PAGE);
+	if (mprotect(page, PAGE, PROT_READ))
+		fail("mprotect: %s", strerror(errno));
+	sink = page[0];		/* mapped, readable: a write is a permission fault */
+	(void)sink;
+	counters_read(&before);
+	res = dev_run(&d, FAULTLAB_DMA_OP_COPY, src, page, PAGE, timeout_ms);
+	counters_read(&after);
+	j_dev(&d);
+	j_run("run", &res);
+	j_u64("target_addr", (uintptr_t)page);
+	j_cmp("compare", compare(page, want, PAGE));
+	j_counters(&before, &after);
+	close(d.fd);
+}
+
+static long long read_ll(const char *path)
+{
+	char buf[64];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return strtoll(buf, NULL, 0);
+}
+
+static void case_file(unsigned long n)
+{
+	size_t len = n * PAGE, off;
+	char path[] = "/tmp/faultlab-smmu-XXXXXX";
+	struct counters before, after;
+	unsigned char *src, *dst, *want;
+	long long fab;
+	long long windows = -1;
+	struct dev d;
+	struct run res;
+	int fd;
+
+	dev_open_or_fail(&d);
+	want = malloc(len);
+	if (!want)
+		fail("malloc %zu", len);
+	pattern(want, len, 7);
+	fd = mkstemp(path);
+	if (fd < 0)
+		fail("mkstemp: %s", strerror(errno));
+	unlink(path);
+	for (off = 0; off < len;) {
+		ssize_t w = write(fd, want + off, len - off);
+
+		if (w <= 0)
+			fail("write: %s", strerror(errno));
+		off += (size_t)w;
+	}
+	src = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (src == MAP_FAILED)
+		fail("mmap file: %s", strerror(errno));
+	dst = map_anon(len, PROT_READ | PROT_WRITE);
+	memset(dst, 0, len);
+	fab = read_ll("/sys/kernel/debug/fault_around_bytes");
+	if (fab >= (long long)PAGE && !(fab & (fab - 1))) {
+		uintptr_t s = (uintptr_t)src;
+
+		windows = (long long)((s + len - 1) / (uintptr_t)fab - s / (uintptr_t)fab + 1);
+	}
+	counters_read(&before);
+	res = dev_run(&d, FAULTLAB_DMA_OP_COPY, src, dst, len, timeout_ms);
+	counters_read(&after);
+	j_dev(&d);
+	j_int("pages", n);
+	j_run("run", &res);
+	j_cmp("compare", compare(dst, want, len));
+	j_u64("src_addr", (uintptr_t)src);
+	j_int("fault_around_bytes", fab);
+	j_int("fault_windows", windows);
+	j_counters(&before, &after);
+	close(fd);
+	close(d.fd);
+}
+
+struct proc_result {
+	pid_t pid;
+	int open_err;
+	int pasid;
+	int channel;
+	struct run run;
+	uint64_t mismatches;
+	bool finished;
+};
+
+static void many_child(unsigned int idx, unsigned long n, int go_fd, int ready_fd,
+		       struct proc_result *pr)
+{
+	size_t len = n * PAGE;
+	unsigned char *src, *dst;
+	struct dev d;
+	char c = 'r';
+	int err;
+
+	err = dev_open(&d);
+	if (err) {
+		pr->open_err = -err;
+		if (write(ready_fd, &c, 1) != 1)
+			_exit(3);
+		_exit(1);
+	}
+	pr->pasid = d.info.pasid;
+	pr->channel = d.info.channel;
+	src = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	dst = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (src == MAP_FAILED || dst == MAP_FAILED) {
+		pr->open_err = ENOMEM;
+		if (write(ready_fd, &c, 1) != 1)
+			_exit(3);
+		_exit(1);
+	}
+	pattern(src, len, 100 + idx);
+	if (write(ready_fd, &c, 1) != 1)
+		_exit(3);
+	/* so that the parent sees EOF, not a hang, if a sibling dies early */
+	close(ready_fd);
+	/* Released when the parent closes the write end: read() returns 0. */
+	if (read(go_fd, &c, 1) < 0)
+		_exit(3);
+	pr->run = dev_run(&d, FAULTLAB_DMA_OP_COPY, src, dst, len, timeout_ms);
+	/* The source pattern is recomputed into src's place after comparing. */
+	{
+		unsigned char *want = malloc(len);
+
+		if (!want)
+			_exit(3);
+		pattern(want, len, 100 + idx);
+		pr->mismatches = compare(dst, want, len).mismatches;
+		free(want);
+	}
+	pr->finished = true;
+	close(d.fd);
+	_exit(0);
+}
+
+static void case_many(unsigned long procs, unsigned long n)
+{
+	struct counters before, after;
+	struct proc_result *pr;
+	uint64_t t0, wall, stalls = 0, bytes = 0, mism = 0;
+	unsigned long i, failed = 0;
+	int go[2], ready[2];
+	char c;
+
+	pr = mmap(NULL, sizeof(*pr) * procs, PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (pr == MAP_FAILED)
+		fail("mmap: %s", strerror(errno));
+	memset(pr, 0, sizeof(*pr) * procs);
+	if (pipe(go) || pipe(ready))
+		fail("pipe: %s", strerror(errno));
+	counters_read(&before);
+	for (i = 0; i < procs; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			fail("fork: %s", strerror(errno));
+		if (!pid) {
+			close(go[1]);
+			close(ready[0]);
+			many_child(i, n, go[0], ready[1], &pr[i]);
+		}
+		pr[i].pid = pid;
+	}
+	close(go[0]);
+	close(ready[1]);
+	for (i = 0; i < procs; i++) {
+		if (read(ready[0], &c, 1) != 1)
+			break;	/* a child died before it was ready */
+	}
+	t0 = now_us();
+	close(go[1]);
+	for (i = 0; i < procs; i++) {
+		int status;
+
+		while (waitpid(pr[i].pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	wall = now_us() - t0;
+	counters_read(&after);
+
+	j_str("device", dev_path);
+	j_int("processes", procs);
+	j_int("pages", n);
+	j_open("procs", '[');
+	for (i = 0; i < procs; i++) {
+		const struct faultlab_dma_completion *cd = &pr[i].run.r.done;
+		bool ok = pr[i].finished && !pr[i].open_err && !pr[i].run.rc;
+
+		j_open(NULL, '{');
+		j_int("index", i);
+		j_int("pid", pr[i].pid);
+		j_int("pasid", pr[i].pasid);
+		j_int("channel", pr[i].channel);
+		j_str("open_error", pr[i].open_err ? strerror(pr[i].open_err) : "");
+		j_int("rc", pr[i].run.rc);
+		j_str("errno_name", errno_name(pr[i].run.err));
+		j_str("state", pr[i].finished ? state_name(cd->state) : "NOT_RUN");
+		j_str("reason", reason_name(cd->reason));
+		j_u64("stalls", cd->stalls);
+		j_u64("bytes_done", cd->bytes_done);
+		j_u64("mismatches", pr[i].mismatches);
+		j_u64("elapsed_us", cd->elapsed_ns / 1000);
+		j_close('}');
+		stalls += cd->stalls;
+		bytes += cd->bytes_done;
+		mism += pr[i].mismatches;
+		failed += !ok;
+	}
+	j_close(']');
+	j_open("total", '{');
+	j_u64("stalls", stalls);
+	j_u64("bytes", bytes);
+	j_u64("mismatches", mism);
+	j_int("failed", failed);
+	j_close('}');
+	j_u64("wall_us", wall);
+	j_int("faults_per_s", wall ? (long long)(stalls * 1000000u / wall) : 0);
+	j_counters(&before, &after);
+}
+
+static void case_hold(void)
+{
+	struct counters before, after;
+	unsigned char *src, *dst1, *dst2;
+	struct faultlab_dma_cmd cmd = { 0 };
+	struct dev d;
+	struct run res;
+	uint64_t t0, close_us;
+	int rc2, err2;
+
+	dev_open_or_fail(&d);
+	src = map_anon(PAGE, PROT_READ | PROT_WRITE);
+	pattern(src, PAGE, 8);
+	dst1 = map_anon(PAGE, PROT_READ | PROT_WRITE);
+	dst2 = map_anon(PAGE, PROT_READ | PROT_WRITE);
+	counters_read(&before);
+	res = dev_run(&d, FAULTLAB_DMA_OP_COPY, src, dst1, PAGE, timeout_ms);
+
+	cmd.op = FAULTLAB_DMA_OP_COPY;
+	cmd.src = (uintptr_t)src;
+	cmd.dst = (uintptr_t)dst2;
+	cmd.len = PAGE;
+	cmd.timeout_ms = timeout_ms;
+	rc2 = ioctl(d.fd, FAULTLAB_DMA_IOC_SUBMIT, &cmd);
+	err2 = rc2 ? errno : 0;
+	usleep(200 * 1000);	/* let the access reach the stall */
+	t0 = now_us();
+	close(d.fd);
+	close_us = now_us() - t0;
+	counters_read(&after);
+	j_dev(&d);
+	j_run("run", &res);
+	j_int("second_submit_rc", rc2);
+	j_str("second_submit_errno_name", errno_name(err2));
+	j_u64("close_us", close_us);
+	j_counters(&before, &after);
+}
+
+static void __attribute__((noreturn)) usage(void)
+{
+	fprintf(stderr,
+		"usage: faultlab-smmu [-d DEV] [-t TIMEOUT_MS] CASE [ARGS]\n"
+		"cases: untouched N | dontneed N | unmapped | readonly | file N |\n"
+		"       many P N | hold\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *name;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "d:t:")) != -1) {
+		switch (opt) {
+		case 'd':
+			dev_path = optarg;
+			break;
+		case 't':
+			timeout_ms = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind >= argc)
+		usage();
+	name = argv[optind];
+	argc -= optind;
+	argv += optind;
+	if (!timeout_ms)
+		timeout_ms = strcmp(name, "hold") ? 60000 : 500;
+
+	j_open(NULL, '{');
+	j_str("case", name);
+	j_int("page_size", PAGE);
+	j_int("timeout_ms", timeout_ms);
+	if (!strcmp(name, "untouched") && argc == 2)
+		case_untouched(parse_count(argv[1], "page count", 4096));
+	else if (!strcmp(name, "dontneed") && argc == 2)
+		case_dontneed(parse_count(argv[1], "page count", 4096));
+	else if (!strcmp(name, "unmapped") && argc == 1)
+		case_unmapped();
+	else if (!strcmp(name, "readonly") && argc == 1)
+		case_readonly();
+	else if (!strcmp(name, "file") && argc == 2)
+		case_file(parse_count(argv[1], "page count", 4096));
+	else if (!strcmp(name, "many") && argc == 3)
+		case_many(parse_count(argv[1], "process count", MAX_PROCS),
+			  parse_count(argv[2], "page count", 4096));
+	else if (!strcmp(name, "hold") && argc == 1)
+		case_hold();
+	else
+		usage();
+	j_close('}');
+	flush_json();
+	return 0;
+}

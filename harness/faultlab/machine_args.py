@@ -56,6 +56,8 @@ def build_argv(
     # The IOMMU must be the first -device after -machine.
     for dev in platform.early_devices:
         argv += ["-device", dev]
+    for prop in platform.globals:
+        argv += ["-global", prop]
     argv += ["-accel", accel]
     if platform.cpu:
         argv += ["-cpu", platform.cpu]

@@ -27,6 +27,8 @@ class Platform:
     append: str  # default kernel command line
     # -device arguments placed right after -machine (the IOMMU must come first)
     early_devices: tuple[str, ...] = ()
+    # -global arguments: properties of devices the machine creates itself (e.g. virt's SMMUv3)
+    globals: tuple[str, ...] = ()
     extra_devices: tuple[str, ...] = ()
     net_device: str = "virtio-net-pci"
     net_bus: str | None = None  # bus= of the NIC; None: let QEMU pick
@@ -89,6 +91,14 @@ PLATFORMS: dict[str, Platform] = {
             firmware=None,
             console="ttyAMA0",
             append="console=ttyAMA0 panic=-1",
+            # The SMMUv3 Linux offers SVA with I/O page faults on (qemu-devices/patches/0002):
+            # substreams, the stall model forced for every master (PCI masters only stall
+            # under force), and a 52-bit OAS to cover -cpu max's PARange (arm_smmu_sva_supported).
+            globals=(
+                "arm-smmuv3.ssidsize=16",
+                "arm-smmuv3.stall-model=2",
+                "arm-smmuv3.oas=52",
+            ),
         ),
         Platform(
             name="ppc64-powernv",

@@ -51,18 +51,31 @@ def check_x86_64(exit_code: int | None, output: str) -> ProbeOutcome:
     return ProbeOutcome(True, f"DMAR up, dmar0 ecap {ecap:#x} has SMTS (scalable mode)")
 
 
+# arm-smmu-v3's feature bits (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.h) that I/O page
+# faults through the stall model need; the driver prints them at probe time.
+SMMU_FEATURES_FOR_IOPF = {"STALLS": 1 << 11, "STALL_FORCE": 1 << 13, "SVA": 1 << 17}
+
+
 def check_aarch64(exit_code: int | None, output: str) -> ProbeOutcome:
     dmesg = _section(output, "smmu")
     entries = _section(output, "iommu").split()
     smmu = [e for e in entries if e.startswith("smmu3")]
-    if "probing hardware configuration" in dmesg or smmu:
-        detail = []
-        if "probing hardware configuration" in dmesg:
-            detail.append("arm-smmu-v3 probed hardware configuration")
-        if smmu:
-            detail.append(f"/sys/class/iommu/{smmu[0]}")
-        return ProbeOutcome(True, "; ".join(detail))
-    return ProbeOutcome(False, f"no SMMUv3 (iommu entries: {' '.join(entries) or 'none'})")
+    if not smmu:
+        return ProbeOutcome(False, f"no SMMUv3 (iommu entries: {' '.join(entries) or 'none'})")
+    match = re.search(r"ias (\d+)-bit, oas (\d+)-bit \(features (0x[0-9a-f]+)\)", dmesg)
+    if not match:
+        return ProbeOutcome(False, f"/sys/class/iommu/{smmu[0]} but no arm-smmu-v3 features line")
+    features = int(match.group(3), 16)
+    missing = [name for name, bit in SMMU_FEATURES_FOR_IOPF.items() if not features & bit]
+    if missing:
+        return ProbeOutcome(
+            False, f"SMMUv3 features {match.group(3)} lack {', '.join(missing)} (no SVA/IOPF)"
+        )
+    return ProbeOutcome(
+        True,
+        f"/sys/class/iommu/{smmu[0]}; features {match.group(3)}: stall forced, SVA; "
+        f"ias {match.group(1)}-bit, oas {match.group(2)}-bit",
+    )
 
 
 def check_powernv(exit_code: int | None, output: str) -> ProbeOutcome:
@@ -101,7 +114,7 @@ PROBES: dict[str, Probe] = {
         ),
         Probe(
             "aarch64",
-            "SMMUv3 probed",
+            "SMMUv3 with the stall model and SVA",
             "echo '=== smmu'; dmesg | grep -i arm-smmu-v3; echo '=== iommu'; ls /sys/class/iommu/",
             check_aarch64,
         ),

@@ -92,6 +92,11 @@ def test_aarch64() -> None:
     assert one(argv, "-cpu") == "max"
     assert one(argv, "-append") == "console=ttyAMA0 panic=-1"
     assert values(argv, "-device") == ["virtio-net-pci,netdev=n0,romfile="]
+    assert values(argv, "-global") == [
+        "arm-smmuv3.ssidsize=16",
+        "arm-smmuv3.stall-model=2",
+        "arm-smmuv3.oas=52",
+    ]
     assert "-bios" not in argv
 
 

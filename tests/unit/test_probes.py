@@ -33,13 +33,24 @@ def test_x86_64_scalable_mode_bit() -> None:
     assert not check_x86_64(0, DMAR + "=== ecap\ncat: can't open\n").passed
 
 
+SMMU_DMESG = (
+    "=== smmu\n[    0.3] arm-smmu-v3 9050000.smmuv3: probing hardware configuration...\n"
+    "[    0.3] arm-smmu-v3 9050000.smmuv3: ias 52-bit, oas 52-bit (features {features})\n"
+    "=== iommu\nsmmu3.0x0000000009050000\n"
+)
+
+
 def test_aarch64() -> None:
-    out = (
-        "=== smmu\n[    0.3] arm-smmu-v3 9050000.smmuv3: probing hardware configuration...\n"
-        "=== iommu\nsmmu3.0x0000000009050000\n"
-    )
-    assert check_aarch64(0, out).passed
-    assert check_aarch64(0, "=== smmu\n=== iommu\nsmmu3.0x0000000009050000\n").passed
+    good = check_aarch64(0, SMMU_DMESG.format(features="0x000aaf07"))
+    assert good.passed and "0x000aaf07" in good.evidence and "oas 52-bit" in good.evidence
+    # QEMU's upstream SMMUv3 (no stall model, no substreams): probed, but no SVA/IOPF.
+    upstream = check_aarch64(0, SMMU_DMESG.format(features="0x00088705"))
+    assert not upstream.passed
+    assert "STALLS, STALL_FORCE, SVA" in upstream.evidence
+    no_sva = check_aarch64(0, SMMU_DMESG.format(features="0x0008af07"))
+    assert not no_sva.passed and no_sva.evidence.endswith("lack SVA (no SVA/IOPF)")
+    no_line = check_aarch64(0, "=== smmu\n=== iommu\nsmmu3.0x0000000009050000\n")
+    assert not no_line.passed and "no arm-smmu-v3 features line" in no_line.evidence
     assert not check_aarch64(0, "=== smmu\n=== iommu\n").passed
 
 

@@ -1,0 +1,332 @@
+"""SMMUv3 stall model scenarios: faultlab-dma DMA with SVA that stalls on unpopulated pages.
+
+The aarch64 guest gets an SMMUv3 with substreams and the stall model forced
+(IDR0.STALL_MODEL = 2, qemu-devices/patches/0002-*) and a faultlab-dma engine
+(qemu-devices/docs/faultlab-dma.md). The faultlab_dma module binds each opening process with
+SVA; the program faultlab-smmu runs one case per call and prints what the device, the driver
+and the bytes say. Every stall must be reported to the IOMMU core once and answered once: the
+scenarios compare the device's stall count, the driver's kprobe counts (faults reported,
+responses by code) and the SMMU's own counters (QOM), and check the copied bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from faultlab import smmu_results as sr
+from faultlab.scenario import ScenarioContext, StepFailed, scenario
+
+PROGRAM = "/opt/faultlab/bin/faultlab-smmu"
+MODULE = "/opt/faultlab/modules/faultlab_dma.ko"
+SYSFS = "/sys/class/misc/faultlab-dma/device/faultlab"
+SMMU = "/machine/smmuv3"
+DMA_ID = "fdma0"
+DMA = f"/machine/peripheral/{DMA_ID}"
+
+# The aarch64 platform's SMMUv3 already has substreams, the stall model forced and a 52-bit
+# OAS (platforms.py); the scenarios add the DMA engine.
+QEMU_ARGS = ("-device", f"faultlab-dma,id={DMA_ID}")
+GUEST_FILES = (PROGRAM, MODULE)
+PROBE_LINE = "IOPF and SVA enabled, /dev/faultlab-dma"
+KPROBES_ARMED = "iommu_report_device_fault=0 arm_smmu_page_response=0"
+
+
+def smmu_scenario(name: str, summary: str) -> Any:
+    return scenario(
+        f"smmu/{name}", "aarch64", summary, qemu_args=QEMU_ARGS, guest_files=GUEST_FILES
+    )
+
+
+def apply(ctx: ScenarioContext, expects: Iterable[sr.Expect]) -> None:
+    for e in expects:
+        ctx.check(e.name, e.ok, e.observed, e.expected)
+
+
+def program(ctx: ScenarioContext, args: str, timeout: float = 300.0) -> Mapping[str, Any]:
+    data = ctx.json(f"{PROGRAM} {args}", timeout)
+    try:
+        sr.check_no_error(data)
+    except sr.DecodeError as exc:
+        raise StepFailed(f"`faultlab-smmu {args}`: {exc}") from None
+    return data
+
+
+def decoded(what: str, fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except sr.DecodeError as exc:
+        raise StepFailed(f"{what}: {exc}") from None
+
+
+def qom_counters(ctx: ScenarioContext, path: str, names: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for name in names:
+        value = ctx.qom_get(path, name)
+        if not isinstance(value, int):
+            raise StepFailed(f"qom-get {path} {name} returned {value!r}")
+        out[name] = value
+    return out
+
+
+class Snapshot:
+    """SMMU and device QOM counters at one moment."""
+
+    def __init__(self, ctx: ScenarioContext) -> None:
+        self.smmu = qom_counters(ctx, SMMU, sr.SMMU_COUNTERS)
+        self.dma = qom_counters(ctx, DMA, sr.DMA_COUNTERS)
+
+    def since(self, earlier: Snapshot) -> tuple[dict[str, int], dict[str, int]]:
+        return sr.qom_delta(earlier.smmu, self.smmu), sr.qom_delta(earlier.dma, self.dma)
+
+
+def setup(ctx: ScenarioContext) -> Snapshot:
+    """Load the driver, check it probed the device with IOPF + SVA and armed its kprobes."""
+    ctx.must(f"insmod {MODULE}")
+    dmesg = ctx.dmesg()
+    ctx.expect_in("faultlab_dma probed with IOPF and SVA", PROBE_LINE, dmesg, "dmesg")
+    ctx.expect_eq("kprobes armed", ctx.read(f"{SYSFS}/kprobes"), KPROBES_ARMED)
+    return Snapshot(ctx)
+
+
+def expect_qom(
+    ctx: ScenarioContext,
+    label: str,
+    start: Snapshot,
+    *,
+    stalls: int,
+    retry: int,
+    abort: int,
+    device_faults: int,
+) -> Snapshot:
+    end = Snapshot(ctx)
+    smmu, dma = end.since(start)
+    apply(ctx, sr.expect_smmu(label, smmu, end.smmu, stalls=stalls, retry=retry, abort=abort))
+    ctx.expect_eq(f"{label}: device stalls (QOM)", dma["stalls"], stalls)
+    ctx.expect_eq(f"{label}: device commands ending in FAULT (QOM)", dma["faults"], device_faults)
+    return end
+
+
+def copy_case(
+    ctx: ScenarioContext, label: str, data: Mapping[str, Any], length: int, stalls: int
+) -> sr.Run:
+    run = decoded(label, sr.Run.decode, sr.get_obj(data, "run"))
+    cmp = decoded(label, sr.Compare.decode, sr.get_obj(data, "compare"))
+    counters = decoded(label, sr.Counters.decode, sr.get_obj(data, "counters"))
+    apply(ctx, sr.expect_copy_done(label, run, cmp, length, stalls))
+    apply(
+        ctx, sr.expect_fault_accounting(label, counters, stalls=stalls, success=stalls, invalid=0)
+    )
+    return run
+
+
+# -- scenarios -----------------------------------------------------------------------------
+
+STALL_PAGES = 64
+DONTNEED_PAGES = 32
+
+
+@smmu_scenario(
+    "stall-retry",
+    "DMA into untouched and MADV_DONTNEED'd memory stalls once per page, the guest "
+    "faults the page in, the SMMU retries, every byte lands",
+)
+def stall_retry(ctx: ScenarioContext) -> None:
+    start = setup(ctx)
+    n = STALL_PAGES
+    data = program(ctx, f"untouched {n}")
+    run = copy_case(ctx, "untouched", data, n * sr.PAGE, n)
+    src = decoded("untouched", sr.Compare.decode, sr.get_obj(data, "src_compare"))
+    ctx.expect_eq("untouched: source intact", src.mismatches, 0)
+    ctx.measure("untouched_pages", n)
+    ctx.measure("untouched_us", run.elapsed_us)
+    if run.elapsed_us:
+        ctx.measure("untouched_faults_per_s", round(run.stalls * 1e6 / run.elapsed_us))
+
+    m = DONTNEED_PAGES
+    data = program(ctx, f"dontneed {m}")
+    subs = sr.get_obj(data, "subcases")
+    dst = sr.get_obj(subs, "dst", "subcases")
+    copy_case(ctx, "dontneed dst (copy of the source)", dst, m * sr.PAGE, m)
+    srcd = sr.get_obj(subs, "src", "subcases")
+    copy_case(ctx, "dontneed src (copy of zeros)", srcd, m * sr.PAGE, m)
+    zero = decoded("dontneed src", sr.Compare.decode, sr.get_obj(srcd, "src_zero"))
+    ctx.expect_eq(
+        "dontneed src: source reads zeros", (zero.nbytes, zero.mismatches), (m * sr.PAGE, 0)
+    )
+
+    total = n + 2 * m
+    expect_qom(ctx, "all copies", start, stalls=total, retry=total, abort=0, device_faults=0)
+
+
+def abort_case(ctx: ScenarioContext, case: str, addr_key: str) -> Mapping[str, Any]:
+    start = setup(ctx)
+    data = program(ctx, case)
+    run = decoded(case, sr.Run.decode, sr.get_obj(data, "run"))
+    counters = decoded(case, sr.Counters.decode, sr.get_obj(data, "counters"))
+    addr = sr.get_int(data, addr_key)
+    apply(ctx, sr.expect_copy_aborted(case, run, addr))
+    apply(ctx, sr.expect_fault_accounting(case, counters, stalls=1, success=0, invalid=1))
+    ctx.expect_eq(f"{case}: driver faults counter", counters.delta("faults"), 1)
+    ctx.expect_eq(
+        f"{case}: fault address seen by the IOMMU core",
+        ctx.read(f"{SYSFS}/last_fault_addr"),
+        hex(addr),
+    )
+    expect_qom(ctx, case, start, stalls=1, retry=0, abort=1, device_faults=1)
+    return data
+
+
+@smmu_scenario(
+    "unmapped-abort",
+    "DMA into a hole of the address space: the guest answers the stall with abort, the "
+    "command faults at the hole and writes nothing",
+)
+def unmapped_abort(ctx: ScenarioContext) -> None:
+    data = abort_case(ctx, "unmapped", "hole_addr")
+    guard = decoded("unmapped", sr.Compare.decode, sr.get_obj(data, "guard"))
+    ctx.expect_eq(
+        "unmapped: guard pages around the hole untouched",
+        (guard.nbytes, guard.mismatches),
+        (2 * sr.PAGE, 0),
+    )
+    ctx.expect_eq("unmapped: hole still unmapped", sr.get_bool(data, "hole_still_unmapped"), True)
+
+
+@smmu_scenario(
+    "readonly-abort",
+    "DMA write into a read-only page: the guest answers the stall with abort, the page "
+    "keeps its contents",
+)
+def readonly_abort(ctx: ScenarioContext) -> None:
+    data = abort_case(ctx, "readonly", "target_addr")
+    cmp = decoded("readonly", sr.Compare.decode, sr.get_obj(data, "compare"))
+    ctx.expect_eq("readonly: page unchanged", (cmp.nbytes, cmp.mismatches), (sr.PAGE, 0))
+
+
+FILE_PAGES = 64
+
+
+@smmu_scenario(
+    "file-backed",
+    "DMA reads a never-touched shared file mapping (tmpfs): read faults through the page "
+    "cache, one per fault-around window, every byte right",
+)
+def file_backed(ctx: ScenarioContext) -> None:
+    start = setup(ctx)
+    n = FILE_PAGES
+    data = program(ctx, f"file {n}")
+    run = decoded("file", sr.Run.decode, sr.get_obj(data, "run"))
+    fab = sr.get_int(data, "fault_around_bytes")
+    if fab < 0:
+        raise StepFailed("the program could not read /sys/kernel/debug/fault_around_bytes")
+    windows = sr.get_int(data, "fault_windows")
+    ctx.expect_eq(
+        "file: fault-around windows the source spans (program vs harness)",
+        windows,
+        sr.fault_windows(sr.get_int(data, "src_addr"), n * sr.PAGE, fab),
+    )
+    copy_case(ctx, "file", data, n * sr.PAGE, windows)
+    ctx.measure("file_fault_around_bytes", fab)
+    ctx.measure("file_read_faults", run.stalls)
+    expect_qom(ctx, "file", start, stalls=windows, retry=windows, abort=0, device_faults=0)
+
+
+MANY_PROCS = 8  # every channel of the device
+MANY_PAGES = 512
+
+
+def many_case(
+    ctx: ScenarioContext, label: str, procs: int, pages: int, start: Snapshot
+) -> Mapping[str, Any]:
+    data = program(ctx, f"many {procs} {pages}", timeout=600.0)
+    apply(ctx, decoded(label, sr.expect_many, data, procs, pages))
+    counters = decoded(label, sr.Counters.decode, sr.get_obj(data, "counters"))
+    total = procs * pages
+    apply(ctx, sr.expect_fault_accounting(label, counters, stalls=total, success=total, invalid=0))
+    expect_qom(ctx, label, start, stalls=total, retry=total, abort=0, device_faults=0)
+    return data
+
+
+@smmu_scenario(
+    "many-faults",
+    f"{MANY_PROCS} processes copy {MANY_PAGES} untouched pages each at once: every fault "
+    "resolved exactly once (device = guest reports = success responses = SMMU resumes)",
+)
+def many_faults(ctx: ScenarioContext) -> None:
+    start = setup(ctx)
+    data = many_case(ctx, "many", MANY_PROCS, MANY_PAGES, start)
+    ctx.measure("many_processes", MANY_PROCS)
+    ctx.measure("many_pages_total", MANY_PROCS * MANY_PAGES)
+    ctx.measure("many_wall_us", sr.get_int(data, "wall_us"))
+    ctx.measure("many_faults_per_s", sr.get_int(data, "faults_per_s"))
+
+
+HOLD_TIMEOUT_MS = 500
+# The driver waits at most 2 s for a channel to stop after ABORT; a close() that took that
+# long means the device did not give the access up.
+CLOSE_LIMIT_US = 1_000_000
+
+
+@smmu_scenario(
+    "never-resumed",
+    "the SMMU loses the records of two stalls (x-inject-drop-stall-events): the command "
+    "times out and is cancelled, close() cancels the other and returns, nothing stays held",
+)
+def never_resumed(ctx: ScenarioContext) -> None:
+    start = setup(ctx)
+    ctx.qom_set(SMMU, "x-inject-drop-stall-events", 2)
+    data = program(ctx, f"-t {HOLD_TIMEOUT_MS} hold")
+    apply(ctx, decoded("hold", sr.expect_hold, data, CLOSE_LIMIT_US))
+    ctx.expect_eq("injection used up", ctx.qom_get(SMMU, "x-inject-drop-stall-events"), 0)
+    ctx.measure("hold_ioctl_wall_us", sr.get_int(sr.get_obj(data, "run"), "wall_us"))
+    ctx.measure("hold_close_us", sr.get_int(data, "close_us"))
+    # Both accesses were held by the SMMU and released when the device gave them up: none
+    # answered, none left pending; the device ended both commands in FAULT.
+    after = expect_qom(ctx, "held", start, stalls=2, retry=0, abort=0, device_faults=2)
+    ctx.expect_eq("held: driver open files after close", ctx.read_int(f"{SYSFS}/open_files"), 0)
+    dmesg = ctx.dmesg()
+    ctx.check(
+        "no hung task reported",
+        "blocked for more than" not in dmesg,
+        "absent" if "blocked for more than" not in dmesg else "present",
+        "absent",
+    )
+    # The bench works again: the next command stalls and is resumed normally.
+    n = 8
+    data = program(ctx, f"untouched {n}")
+    copy_case(ctx, "after the held stalls", data, n * sr.PAGE, n)
+    expect_qom(ctx, "after the held stalls", after, stalls=n, retry=n, abort=0, device_faults=0)
+
+
+EVTQ_FULL = 2
+EVTQ_PROCS = 4
+EVTQ_PAGES = 64
+
+
+@smmu_scenario(
+    "evtq-overflow",
+    f"the Event queue is found full {EVTQ_FULL} times (x-inject-evtq-full) while "
+    f"{EVTQ_PROCS} processes stall: stall records are not lost (IHI0070 7.4), they wait "
+    "for room, no overflow is signalled, every stall is answered once",
+)
+def evtq_overflow(ctx: ScenarioContext) -> None:
+    start = setup(ctx)
+    # Fewer injected "full" findings than processes: a record that waits is written at the
+    # next write attempt that finds room (another process's stall, or the driver's CONS).
+    ctx.qom_set(SMMU, "x-inject-evtq-full", EVTQ_FULL)
+    data = many_case(ctx, "evtq full", EVTQ_PROCS, EVTQ_PAGES, start)
+    ctx.measure("evtq_wall_us", sr.get_int(data, "wall_us"))
+    ctx.measure("evtq_faults_per_s", sr.get_int(data, "faults_per_s"))
+    ctx.expect_eq("evtq full: injection used up", ctx.qom_get(SMMU, "x-inject-evtq-full"), 0)
+    end = Snapshot(ctx)
+    smmu, _ = end.since(start)
+    ctx.expect_eq("evtq full: records lost (overflows)", smmu["evtq-overflows"], 0)
+    dmesg = ctx.dmesg()
+    overflow_msg = "EVTQ overflow detected"
+    ctx.check(
+        "evtq full: the driver saw no overflow",
+        overflow_msg not in dmesg,
+        "absent" if overflow_msg not in dmesg else "present",
+        "absent",
+    )

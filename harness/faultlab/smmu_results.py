@@ -1,0 +1,352 @@
+"""The output of the guest program `faultlab-smmu`, decoded and judged (pure: no VM).
+
+The program (guest-kernel/programs/faultlab-smmu.c, fields documented at its top) prints one
+JSON object per case. `decode_*` turn its parts into typed values and raise `DecodeError`
+naming the missing or mistyped field; the `expect_*` functions turn a decoded result into
+`Expect`s (name, observed, expected, ok) that a scenario records as checks. Every expectation
+compares a value the guest or QEMU reported with the value it must have; none is a constant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+PAGE = 4096
+
+# What each sysfs counter of the faultlab_dma driver means is in its source; these are the
+# ones the expectations use.
+DRIVER_COUNTERS = (
+    "commands",
+    "completed",
+    "faults",
+    "stalls",
+    "timeouts",
+    "aborts",
+    "stuck",
+    "lost_irqs",
+    "iopf_reported",
+    "resp_success",
+    "resp_invalid",
+    "resp_failure",
+    "resp_other",
+)
+
+# QOM counters of the SMMU (qemu-devices/patches/0002-*) and of the faultlab-dma device.
+SMMU_COUNTERS = (
+    "stalls-total",
+    "stalls-pending",
+    "stalls-refused",
+    "stalls-terminated",
+    "resumes-retry",
+    "resumes-abort",
+    "evtq-overflows",
+)
+DMA_COUNTERS = ("stalls", "faults")
+
+
+class DecodeError(ValueError):
+    """The program's output lacks a field or has one of the wrong type."""
+
+
+def _get(data: Mapping[str, Any], key: str, where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise DecodeError(f"{where} is not an object: {data!r:.80}")
+    if key not in data:
+        raise DecodeError(f"{where} has no field {key!r}")
+    return data[key]
+
+
+def get_int(data: Mapping[str, Any], key: str, where: str = "output") -> int:
+    value = _get(data, key, where)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise DecodeError(f"{where}.{key} is not an integer: {value!r:.80}")
+    return value
+
+
+def get_str(data: Mapping[str, Any], key: str, where: str = "output") -> str:
+    value = _get(data, key, where)
+    if not isinstance(value, str):
+        raise DecodeError(f"{where}.{key} is not a string: {value!r:.80}")
+    return value
+
+
+def get_bool(data: Mapping[str, Any], key: str, where: str = "output") -> bool:
+    value = _get(data, key, where)
+    if not isinstance(value, bool):
+        raise DecodeError(f"{where}.{key} is not a boolean: {value!r:.80}")
+    return value
+
+
+def get_obj(data: Mapping[str, Any], key: str, where: str = "output") -> Mapping[str, Any]:
+    value = _get(data, key, where)
+    if not isinstance(value, Mapping):
+        raise DecodeError(f"{where}.{key} is not an object: {value!r:.80}")
+    return value
+
+
+def check_no_error(data: Mapping[str, Any]) -> None:
+    if "error" in data:
+        raise DecodeError(f"the program reported an error: {data['error']}")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One command as the ioctl returned it."""
+
+    rc: int
+    errno_name: str
+    state: str
+    reason: str
+    fault_write: int
+    flags: tuple[str, ...]
+    bytes_done: int
+    fault_addr: int
+    stalls: int
+    elapsed_us: int
+    wall_us: int
+    length: int
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any], where: str = "run") -> Run:
+        flags = _get(data, "flags", where)
+        if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
+            raise DecodeError(f"{where}.flags is not a list of strings: {flags!r:.80}")
+        return cls(
+            rc=get_int(data, "rc", where),
+            errno_name=get_str(data, "errno_name", where),
+            state=get_str(data, "state", where),
+            reason=get_str(data, "reason", where),
+            fault_write=get_int(data, "fault_write", where),
+            flags=tuple(flags),
+            bytes_done=get_int(data, "bytes_done", where),
+            fault_addr=get_int(data, "fault_addr", where),
+            stalls=get_int(data, "stalls", where),
+            elapsed_us=get_int(data, "elapsed_us", where),
+            wall_us=get_int(data, "wall_us", where),
+            length=get_int(data, "len", where),
+        )
+
+
+@dataclass(frozen=True)
+class Compare:
+    """Bytes the program checked against what they must hold."""
+
+    nbytes: int
+    mismatches: int
+    first_mismatch: int
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any], where: str = "compare") -> Compare:
+        return cls(
+            nbytes=get_int(data, "bytes", where),
+            mismatches=get_int(data, "mismatches", where),
+            first_mismatch=get_int(data, "first_mismatch", where),
+        )
+
+
+@dataclass(frozen=True)
+class Counters:
+    """The driver's sysfs counters around a case (the delta is recomputed, not trusted)."""
+
+    before: dict[str, int]
+    after: dict[str, int]
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any], where: str = "counters") -> Counters:
+        parts: list[dict[str, int]] = []
+        for part in ("before", "after"):
+            obj = get_obj(data, part, where)
+            parts.append({k: get_int(obj, k, f"{where}.{part}") for k in obj})
+        return cls(parts[0], parts[1])
+
+    def delta(self, name: str) -> int:
+        if name not in self.before or name not in self.after:
+            raise DecodeError(f"driver counter {name!r} missing (has: {sorted(self.after)})")
+        return self.after[name] - self.before[name]
+
+
+def qom_delta(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int]:
+    return {k: after[k] - before[k] for k in after if k in before}
+
+
+@dataclass(frozen=True)
+class Expect:
+    name: str
+    ok: bool
+    observed: Any
+    expected: Any
+
+
+def eq(name: str, observed: Any, expected: Any) -> Expect:
+    return Expect(name, observed == expected, observed, expected)
+
+
+def within(name: str, observed: int | float, low: int | float, high: int | float) -> Expect:
+    return Expect(name, low <= observed <= high, observed, f"{low} .. {high}")
+
+
+def fault_windows(addr: int, length: int, fault_around_bytes: int) -> int:
+    """Read faults a never-touched file mapping takes when read from `addr` on: one per
+    naturally aligned fault-around window the range touches (do_fault_around maps the
+    cached pages of the whole window around the faulting page)."""
+    if length <= 0 or fault_around_bytes < PAGE or fault_around_bytes & (fault_around_bytes - 1):
+        raise ValueError(f"bad range or window: {length} bytes, window {fault_around_bytes}")
+    return (addr + length - 1) // fault_around_bytes - addr // fault_around_bytes + 1
+
+
+# -- expectations --------------------------------------------------------------------------
+
+
+def expect_copy_done(
+    label: str, run: Run, compare: Compare, length: int, stalls: int
+) -> list[Expect]:
+    """A COPY of `length` bytes that must complete, with `stalls` stalls on the way."""
+    return [
+        eq(f"{label}: ioctl result", (run.rc, run.errno_name), (0, "")),
+        eq(f"{label}: final state", (run.state, run.reason), ("DONE", "NONE")),
+        eq(f"{label}: driver flags", list(run.flags), []),
+        eq(f"{label}: bytes done", run.bytes_done, length),
+        eq(f"{label}: stalls (device)", run.stalls, stalls),
+        eq(f"{label}: bytes compared", compare.nbytes, length),
+        eq(f"{label}: mismatching bytes", (compare.mismatches, compare.first_mismatch), (0, -1)),
+    ]
+
+
+def expect_copy_aborted(label: str, run: Run, addr: int) -> list[Expect]:
+    """A COPY whose first destination write stalls and is answered with abort."""
+    return [
+        eq(f"{label}: ioctl result", (run.rc, run.errno_name), (0, "")),
+        eq(f"{label}: final state", (run.state, run.reason), ("FAULT", "ABORTED")),
+        eq(f"{label}: fault address", hex(run.fault_addr), hex(addr)),
+        eq(f"{label}: faulting access was a write", run.fault_write, 1),
+        eq(f"{label}: bytes done", run.bytes_done, 0),
+        eq(f"{label}: stalls (device)", run.stalls, 1),
+    ]
+
+
+def expect_fault_accounting(
+    label: str, counters: Counters, *, stalls: int, success: int, invalid: int
+) -> list[Expect]:
+    """Every stall the device went through was reported to the IOMMU core once and answered
+    once, with the response codes given."""
+    return [
+        eq(f"{label}: driver stalls counter", counters.delta("stalls"), stalls),
+        eq(f"{label}: faults reported to the IOMMU core", counters.delta("iopf_reported"), stalls),
+        eq(
+            f"{label}: page responses success/invalid/failure/other",
+            [counters.delta(f"resp_{c}") for c in ("success", "invalid", "failure", "other")],
+            [success, invalid, 0, 0],
+        ),
+        eq(f"{label}: completions without an interrupt", counters.delta("lost_irqs"), 0),
+    ]
+
+
+def expect_smmu(
+    label: str,
+    delta: Mapping[str, int],
+    after: Mapping[str, int],
+    *,
+    stalls: int,
+    retry: int,
+    abort: int,
+) -> list[Expect]:
+    """The SMMU's own account: `stalls` stalls, each answered once, none left held."""
+    return [
+        eq(f"{label}: SMMU stalls", delta["stalls-total"], stalls),
+        eq(
+            f"{label}: SMMU resumes retry/abort",
+            [delta["resumes-retry"], delta["resumes-abort"]],
+            [retry, abort],
+        ),
+        eq(f"{label}: SMMU stalls refused", delta["stalls-refused"], 0),
+        eq(f"{label}: SMMU stalls still held", after["stalls-pending"], 0),
+    ]
+
+
+def decode_many(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    procs = _get(data, "procs", "output")
+    if not isinstance(procs, list):
+        raise DecodeError("output.procs is not a list")
+    out = []
+    for i, p in enumerate(procs):
+        where = f"procs[{i}]"
+        out.append(
+            {
+                "pasid": get_int(p, "pasid", where),
+                "channel": get_int(p, "channel", where),
+                "open_error": get_str(p, "open_error", where),
+                "rc": get_int(p, "rc", where),
+                "state": get_str(p, "state", where),
+                "reason": get_str(p, "reason", where),
+                "stalls": get_int(p, "stalls", where),
+                "bytes_done": get_int(p, "bytes_done", where),
+                "mismatches": get_int(p, "mismatches", where),
+            }
+        )
+    return out
+
+
+def expect_many(data: Mapping[str, Any], processes: int, pages: int) -> list[Expect]:
+    """`processes` processes each copied `pages` untouched pages: one stall per page each,
+    every byte right, each process with its own PASID and channel."""
+    procs = decode_many(data)
+    total = get_obj(data, "total")
+    exps = [eq("processes that reported", len(procs), processes)]
+    exps.append(
+        eq(
+            "processes ending DONE with every byte right",
+            sum(
+                1
+                for p in procs
+                if not p["open_error"]
+                and p["rc"] == 0
+                and (p["state"], p["reason"]) == ("DONE", "NONE")
+                and p["bytes_done"] == pages * PAGE
+                and p["mismatches"] == 0
+            ),
+            processes,
+        )
+    )
+    exps.append(eq("stalls per process", sorted({p["stalls"] for p in procs}), [pages]))
+    exps.append(eq("distinct PASIDs", len({p["pasid"] for p in procs}), processes))
+    exps.append(eq("distinct channels", len({p["channel"] for p in procs}), processes))
+    exps.append(eq("total stalls (program)", get_int(total, "stalls", "total"), processes * pages))
+    exps.append(eq("total mismatching bytes", get_int(total, "mismatches", "total"), 0))
+    return exps
+
+
+def expect_hold(data: Mapping[str, Any], close_limit_us: int) -> list[Expect]:
+    """`hold` with both stall records dropped: the first command times out and is cancelled,
+    the second is cancelled by close(), which returns promptly; nothing reached the IOMMU
+    core and nothing was answered."""
+    run = Run.decode(get_obj(data, "run"))
+    counters = Counters.decode(get_obj(data, "counters"))
+    return [
+        eq("timed-out ioctl result", (run.rc, run.errno_name), (-1, "ETIMEDOUT")),
+        eq("timed-out command flags", list(run.flags), ["TIMED_OUT", "ABORTED"]),
+        eq("timed-out command state", (run.state, run.reason), ("FAULT", "CANCELLED")),
+        eq("timed-out command bytes done", run.bytes_done, 0),
+        eq("timed-out command stalls (device)", run.stalls, 1),
+        eq("second command started", get_int(data, "second_submit_rc"), 0),
+        within("close() with a held stall (us)", get_int(data, "close_us"), 0, close_limit_us),
+        eq(
+            "driver commands/faults/aborts",
+            [counters.delta(k) for k in ("commands", "faults", "aborts")],
+            [2, 2, 2],
+        ),
+        eq("driver timeouts", counters.delta("timeouts"), 1),
+        eq("channels stuck after ABORT", counters.delta("stuck"), 0),
+        eq("faults reported to the IOMMU core", counters.delta("iopf_reported"), 0),
+        eq(
+            "page responses sent",
+            sum(counters.delta(f"resp_{c}") for c in ("success", "invalid", "failure", "other")),
+            0,
+        ),
+        eq("unbinds at close", counters.delta("unbinds"), 1),
+    ]
+
+
+def sum_stalls(runs: Iterable[Run]) -> int:
+    return sum(r.stalls for r in runs)

@@ -433,9 +433,6 @@ static target_ulong h_query_vas_capabilities(PowerPCCPU *cpu,
     uint8_t caps[24] = { 0 };
     size_t len;
 
-    if (!s) {
-        return H_FUNCTION;
-    }
     switch (type) {
     case VAS_QUERY_ALL:
         stq_be_p(caps, VAS_DESC_ALL);
@@ -466,15 +463,11 @@ static target_ulong h_query_vas_capabilities(PowerPCCPU *cpu,
         break;
     }
     default:
-        trace_spapr_vas_hcall("H_QUERY_VAS_CAPABILITIES", type, buf,
-                              H_PARAMETER);
         return H_PARAMETER;
     }
     if (!spapr_vas_put(buf, caps, len)) {
-        trace_spapr_vas_hcall("H_QUERY_VAS_CAPABILITIES", type, buf, H_P2);
         return H_P2;
     }
-    trace_spapr_vas_hcall("H_QUERY_VAS_CAPABILITIES", type, buf, H_SUCCESS);
     return H_SUCCESS;
 }
 
@@ -488,9 +481,6 @@ static target_ulong h_query_nx_capabilities(PowerPCCPU *cpu,
     uint8_t caps[32] = { 0 };
     size_t len;
 
-    if (!s) {
-        return H_FUNCTION;
-    }
     switch (type) {
     case NX_QUERY_ALL:
         stq_be_p(caps, NX_DESC_ALL);
@@ -505,15 +495,11 @@ static target_ulong h_query_nx_capabilities(PowerPCCPU *cpu,
         len = 32;
         break;
     default:
-        trace_spapr_vas_hcall("H_QUERY_NX_CAPABILITIES", type, buf,
-                              H_PARAMETER);
         return H_PARAMETER;
     }
     if (!spapr_vas_put(buf, caps, len)) {
-        trace_spapr_vas_hcall("H_QUERY_NX_CAPABILITIES", type, buf, H_P2);
         return H_P2;
     }
-    trace_spapr_vas_hcall("H_QUERY_NX_CAPABILITIES", type, buf, H_SUCCESS);
     return H_SUCCESS;
 }
 
@@ -527,22 +513,14 @@ static target_ulong h_allocate_vas_window(PowerPCCPU *cpu,
     SpaprVasWindow *w = NULL;
     uint32_t winid;
 
-    if (!s) {
-        return H_FUNCTION;
-    }
     if (type != VAS_WIN_TYPE_QOS && type != VAS_WIN_TYPE_DEFAULT) {
-        trace_spapr_vas_hcall("H_ALLOCATE_VAS_WINDOW", type, credits,
-                              H_PARAMETER);
         return H_PARAMETER;
     }
     if (credits != 1) {
-        trace_spapr_vas_hcall("H_ALLOCATE_VAS_WINDOW", type, credits, H_P2);
         return H_P2;
     }
     /* domain[] (r6..r11) selects a VAS instance; there is one. */
     if (spapr_vas_used_credits(s, type) >= spapr_vas_target_credits(s, type)) {
-        trace_spapr_vas_hcall("H_ALLOCATE_VAS_WINDOW", type, credits,
-                              H_RESOURCE);
         return H_RESOURCE;
     }
     for (winid = 0; winid < s->nr_windows; winid++) {
@@ -552,8 +530,6 @@ static target_ulong h_allocate_vas_window(PowerPCCPU *cpu,
         }
     }
     if (!w) {
-        trace_spapr_vas_hcall("H_ALLOCATE_VAS_WINDOW", type, credits,
-                              H_RESOURCE);
         return H_RESOURCE;
     }
     w->allocated = true;
@@ -579,17 +555,11 @@ static target_ulong h_modify_vas_window(PowerPCCPU *cpu,
     SpaprVasState *s = spapr_vas;
     SpaprVasWindow *w;
 
-    if (!s) {
-        return H_FUNCTION;
-    }
     w = spapr_vas_lookup(s, args[0]);
     if (!w) {
-        trace_spapr_vas_hcall("H_MODIFY_VAS_WINDOW", args[0], args[1],
-                              H_PARAMETER);
         return H_PARAMETER;
     }
     if (args[1] > UINT32_MAX) {
-        trace_spapr_vas_hcall("H_MODIFY_VAS_WINDOW", args[0], args[1], H_P2);
         return H_P2;
     }
     w->pid = args[1];
@@ -607,13 +577,8 @@ static target_ulong h_deallocate_vas_window(PowerPCCPU *cpu,
     SpaprVasState *s = spapr_vas;
     SpaprVasWindow *w;
 
-    if (!s) {
-        return H_FUNCTION;
-    }
     w = spapr_vas_lookup(s, args[0]);
     if (!w) {
-        trace_spapr_vas_hcall("H_DEALLOCATE_VAS_WINDOW", args[0], 0,
-                              H_PARAMETER);
         return H_PARAMETER;
     }
     trace_spapr_vas_window("deallocate", args[0], w->type, w->pid,
@@ -631,27 +596,62 @@ static target_ulong h_get_nx_fault(PowerPCCPU *cpu, SpaprMachineState *spapr,
     SpaprVasState *s = spapr_vas;
     SpaprVasWindow *w;
 
-    if (!s) {
-        return H_FUNCTION;
-    }
     w = spapr_vas_lookup(s, args[0]);
     if (!w) {
-        trace_spapr_vas_hcall("H_GET_NX_FAULT", args[0], args[1], H_PARAMETER);
         return H_PARAMETER;
     }
     if (!w->fault_pending) {
-        trace_spapr_vas_hcall("H_GET_NX_FAULT", args[0], args[1], H_NOT_FOUND);
         return H_NOT_FOUND;
     }
     if (!spapr_vas_put(args[1], w->fault_crb, NX_GZIP_CRB_SIZE)) {
-        trace_spapr_vas_hcall("H_GET_NX_FAULT", args[0], args[1], H_P2);
         return H_P2;
     }
     /* The CRB is handed over: its credit comes back to the window. */
     w->fault_pending = false;
     w->busy = false;
-    trace_spapr_vas_hcall("H_GET_NX_FAULT", args[0], args[1], H_SUCCESS);
     return H_SUCCESS;
+}
+
+typedef struct SpaprVasHcall {
+    target_ulong opcode;
+    const char *name;
+    spapr_hcall_fn fn;
+} SpaprVasHcall;
+
+static const SpaprVasHcall spapr_vas_hcalls[] = {
+    { H_QUERY_VAS_CAPABILITIES, "H_QUERY_VAS_CAPABILITIES",
+      h_query_vas_capabilities },
+    { H_QUERY_NX_CAPABILITIES, "H_QUERY_NX_CAPABILITIES",
+      h_query_nx_capabilities },
+    { H_ALLOCATE_VAS_WINDOW, "H_ALLOCATE_VAS_WINDOW", h_allocate_vas_window },
+    { H_MODIFY_VAS_WINDOW, "H_MODIFY_VAS_WINDOW", h_modify_vas_window },
+    { H_DEALLOCATE_VAS_WINDOW, "H_DEALLOCATE_VAS_WINDOW",
+      h_deallocate_vas_window },
+    { H_GET_NX_FAULT, "H_GET_NX_FAULT", h_get_nx_fault },
+};
+
+/*
+ * Every VAS/NX hcall enters here: without a spapr-vas device the partition
+ * has no VAS (H_FUNCTION, as PowerVM answers); each call and its return code
+ * is traced once, with its first two arguments as the guest passed them
+ * (handlers overwrite args[] with their results).
+ */
+static target_ulong h_vas(PowerPCCPU *cpu, SpaprMachineState *spapr,
+                          target_ulong opcode, target_ulong *args)
+{
+    target_ulong a0 = args[0], a1 = args[1];
+    target_ulong rc;
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(spapr_vas_hcalls); i++) {
+        if (spapr_vas_hcalls[i].opcode == opcode) {
+            rc = spapr_vas ? spapr_vas_hcalls[i].fn(cpu, spapr, opcode, args)
+                           : H_FUNCTION;
+            trace_spapr_vas_hcall(spapr_vas_hcalls[i].name, a0, a1, rc);
+            return rc;
+        }
+    }
+    return H_FUNCTION;
 }
 
 /* Device tree */
@@ -751,14 +751,9 @@ static void spapr_vas_realize(DeviceState *dev, Error **errp)
     memory_region_add_subregion(get_system_memory(), s->paste_base,
                                 &s->paste_mr);
 
-    spapr_register_hypercall(H_QUERY_VAS_CAPABILITIES,
-                             h_query_vas_capabilities);
-    spapr_register_hypercall(H_QUERY_NX_CAPABILITIES, h_query_nx_capabilities);
-    spapr_register_hypercall(H_ALLOCATE_VAS_WINDOW, h_allocate_vas_window);
-    spapr_register_hypercall(H_MODIFY_VAS_WINDOW, h_modify_vas_window);
-    spapr_register_hypercall(H_DEALLOCATE_VAS_WINDOW,
-                             h_deallocate_vas_window);
-    spapr_register_hypercall(H_GET_NX_FAULT, h_get_nx_fault);
+    for (size_t i = 0; i < ARRAY_SIZE(spapr_vas_hcalls); i++) {
+        spapr_register_hypercall(spapr_vas_hcalls[i].opcode, h_vas);
+    }
     qemu_register_reset(spapr_vas_reset, s);
     spapr_vas = s;
 }

@@ -50,9 +50,6 @@ QEMU_ARGS = (
     f"spapr-vas,id={VAS_ID},credits-per-core={CREDITS_PER_CORE},"
     f"max-processed-len={MAX_PROCESSED_LEN}",
 )
-# pseries VAS works only with the radix MMU, which the bench's kernel (no
-# CONFIG_PPC_RADIX_MMU_DEFAULT) uses only when asked.
-APPEND = "disable_radix=no"
 NX_CAPS = "/sys/devices/vio/ibm,compression-v1/nx_gzip_caps"
 VAS_CAPS = "/sys/devices/virtual/misc/vas/vas0/gzip"
 WORKDIR = "/tmp/nx"
@@ -182,7 +179,6 @@ def round_trip(ctx: ScenarioContext, label: str, path: str, size: int) -> Compre
     "the kernel's nx-gzip selftests compress and decompress through H_ALLOCATE_VAS_WINDOW "
     "windows, COPY/PASTE and the NX-GZIP engine; the host's gzip -d accepts the output",
     qemu_args=QEMU_ARGS,
-    append=APPEND,
     guest_files=(GZFHT, GUNZ),
 )
 def nx_selftests(ctx: ScenarioContext) -> None:
@@ -284,7 +280,6 @@ def _obj(obj: dict[str, Any], key: str) -> dict[str, Any]:
     "address; the program touches the page and the resubmitted CRB completes; a read-only "
     "CSB gets the process SIGSEGV at the CSB address",
     qemu_args=QEMU_ARGS,
-    append=APPEND,
     guest_files=(NX_FAULT,),
 )
 def nx_fault(ctx: ScenarioContext) -> None:
@@ -365,7 +360,6 @@ COPY_PASTE = "/opt/faultlab/bin/faultlab-copy-paste"
     "SIGSEGV at the EA, paste. to memory stores and reports 0b001||SO in CR0, paste. after "
     "cp_abort (to memory or to a window) reports failure and stores nothing",
     qemu_args=QEMU_ARGS,
-    append=APPEND,
     guest_files=(COPY_PASTE,),
 )
 def copy_paste(ctx: ScenarioContext) -> None:
@@ -447,7 +441,6 @@ HOSTILE_EXPECTED = {
     "the VAS/NX hcalls with bad window ids, buffers outside RAM, bad types and credits, "
     "double deallocate and windows beyond the credit return PAPR errors and QEMU survives",
     qemu_args=QEMU_ARGS,
-    append=APPEND,
     guest_files=(HCALL_MODULE,),
 )
 def hcall_hostile(ctx: ScenarioContext) -> None:

@@ -1,0 +1,199 @@
+"""x86 scenarios: MOVDIRI, MOVDIR64B, ENQCMD/ENQCMDS and IA32_PASID in our QEMU's TCG
+(qemu-devices/patches/0005-*), and what the unmodified idxd driver makes of them.
+
+x86/insn-user runs faultlab-x86-insn (the CPUID bits, MOVDIR64B and MOVDIRI into memory, the
+#GP and #PF cases as the signals Linux delivers, ENQCMD without a PASID and ENQCMDS at CPL 3);
+x86/insn-kernel loads the faultlab_x86_insn module for what only CPL 0 can do on this kernel
+(x86 SVA is off in Linux 6.12.64+, so no process gets a PASID): IA32_PASID read and write,
+ENQCMD with a valid PASID and ENQCMDS to ordinary memory (status retry, nothing written), the
+kernel's own movdir64b(); x86/idxd-gate checks that idxd now registers instead of refusing to
+load for want of MOVDIR64B, and that the kernel keeps the ENQCMD feature idxd needs for shared
+work queues.
+
+Stores into a device portal (hw/faultlab/portal.h) wait for a device that has one (the DSA
+model). A qtest cannot cover these instructions: qtest runs no CPU.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from faultlab.scenario import ScenarioContext, StepFailed, parse_json_object, scenario
+
+X86_INSN = "/opt/faultlab/bin/faultlab-x86-insn"
+X86_INSN_MODULE = "/opt/faultlab/modules/faultlab_x86_insn.ko"
+_MODULE_LINE = re.compile(r"faultlab_x86_insn: (\{.*\})")
+
+SIGSEGV = 11
+SI_KERNEL = 0x80  # si_code of a #GP turned into SIGSEGV
+SEGV_MAPERR, SEGV_ACCERR = 1, 2
+CPUID_7_0_ECX_MOVDIRI, CPUID_7_0_ECX_MOVDIR64B, CPUID_7_0_ECX_ENQCMD = 27, 28, 29
+MSR_IA32_PASID_VALID = 1 << 31
+EIO = 5
+
+
+def _int(obj: dict[str, Any], key: str, who: str = "faultlab-x86-insn") -> int:
+    value = obj.get(key)
+    if not isinstance(value, int):
+        raise StepFailed(f"{who}: {key!r} is {value!r}, not an integer")
+    return value
+
+
+@scenario(
+    "x86/insn-user",
+    "x86_64",
+    "CPUID advertises MOVDIRI, MOVDIR64B and ENQCMD; MOVDIR64B and MOVDIRI store into memory; a "
+    "misaligned MOVDIR64B is #GP (SIGSEGV), an unmapped or read-only destination #PF; ENQCMD "
+    "without a PASID and ENQCMDS at CPL 3 are #GP (SIGSEGV) and store nothing",
+    guest_files=(X86_INSN,),
+)
+def insn_user(ctx: ScenarioContext) -> None:
+    data = ctx.json(X86_INSN, timeout=120)
+    if "error" in data:
+        raise StepFailed(f"faultlab-x86-insn: {data['error']}")
+    cases = data.get("cases")
+    if not isinstance(cases, list):
+        raise StepFailed(f"faultlab-x86-insn printed no cases: {data!r}")
+    by_name = {str(c.get("name")): c for c in cases if isinstance(c, dict)}
+
+    def case(name: str) -> dict[str, Any]:
+        if name not in by_name:
+            raise StepFailed(f"faultlab-x86-insn printed no case {name!r}")
+        return by_name[name]
+
+    c = case("cpuid")
+    ctx.expect_eq(
+        "CPUID.(7,0):ECX bits 27 MOVDIRI, 28 MOVDIR64B, 29 ENQCMD",
+        [(_int(c, "ecx") >> bit) & 1 for bit in (27, 28, 29)],
+        [1, 1, 1],
+    )
+    cpuinfo = ctx.read("/proc/cpuinfo")
+    flags = next(
+        (ln.split(":", 1)[1].split() for ln in cpuinfo.splitlines() if ln.startswith("flags")), []
+    )
+    ctx.expect_eq(
+        "/proc/cpuinfo flags movdiri, movdir64b, enqcmd",
+        [f in flags for f in ("movdiri", "movdir64b", "enqcmd")],
+        [True, True, True],
+    )
+    c = case("movdir64b-memory")
+    ctx.expect_eq(
+        "MOVDIR64B to memory (unaligned source): no signal, 64 bytes stored, neighbours untouched",
+        (
+            _int(c, "signal"),
+            _int(c, "bytes_equal"),
+            _int(c, "before_untouched"),
+            _int(c, "after_untouched"),
+        ),
+        (0, 1, 1, 1),
+    )
+    c = case("movdir64b-unaligned")
+    ctx.expect_eq(
+        "MOVDIR64B to dst+8: #GP as SIGSEGV SI_KERNEL, nothing stored",
+        (_int(c, "signal"), _int(c, "si_code"), _int(c, "si_addr"), _int(c, "untouched")),
+        (SIGSEGV, SI_KERNEL, 0, 1),
+    )
+    c = case("movdir64b-unmapped")
+    ctx.expect_eq(
+        "MOVDIR64B to an unmapped page: #PF as SIGSEGV SEGV_MAPERR at the destination",
+        (_int(c, "signal"), _int(c, "si_code"), hex(_int(c, "si_addr"))),
+        (SIGSEGV, SEGV_MAPERR, hex(_int(c, "expected_addr"))),
+    )
+    c = case("movdir64b-readonly")
+    ctx.expect_eq(
+        "MOVDIR64B to a read-only page: #PF as SIGSEGV SEGV_ACCERR at the destination, unchanged",
+        (_int(c, "signal"), _int(c, "si_code"), hex(_int(c, "si_addr")), _int(c, "untouched")),
+        (SIGSEGV, SEGV_ACCERR, hex(_int(c, "expected_addr")), 1),
+    )
+    c = case("movdiri")
+    ctx.expect_eq(
+        "MOVDIRI m32 (into 0xee..) and m64",
+        (_int(c, "signal"), hex(_int(c, "m32")), hex(_int(c, "m64"))),
+        (0, hex(0xEEEEEEEE12345678), hex(0x0123456789ABCDEF)),
+    )
+    for name, what in (
+        ("enqcmd-no-pasid", "ENQCMD with IA32_PASID not valid"),
+        ("enqcmds-user", "ENQCMDS at CPL 3"),
+    ):
+        c = case(name)
+        ctx.expect_eq(
+            f"{what}: #GP as SIGSEGV SI_KERNEL, nothing stored",
+            (_int(c, "signal"), _int(c, "si_code"), _int(c, "untouched")),
+            (SIGSEGV, SI_KERNEL, 1),
+        )
+
+
+@scenario(
+    "x86/insn-kernel",
+    "x86_64",
+    "at CPL 0: IA32_PASID reads back what was written and rejects reserved bits; ENQCMD with a "
+    "valid PASID and ENQCMDS to ordinary memory report retry (ZF=1) and store nothing; the "
+    "kernel's movdir64b() stores 64 bytes",
+    guest_files=(X86_INSN_MODULE,),
+)
+def insn_kernel(ctx: ScenarioContext) -> None:
+    ctx.must(f"insmod {X86_INSN_MODULE}")
+    m = _MODULE_LINE.search(ctx.dmesg())
+    if not m:
+        raise StepFailed("faultlab_x86_insn printed no result line")
+    r = parse_json_object("faultlab_x86_insn", m.group(1))
+    who = "faultlab_x86_insn"
+    ctx.expect_eq(
+        "IA32_PASID at boot (never written by this kernel)", _int(r, "pasid_msr_before", who), 0
+    )
+    ctx.expect_eq(
+        "IA32_PASID after wrmsr(0x1234 | valid)",
+        hex(_int(r, "pasid_msr_readback", who)),
+        hex(0x1234 | MSR_IA32_PASID_VALID),
+    )
+    ctx.expect_eq(
+        "wrmsr IA32_PASID with reserved bit 20: #GP (wrmsr_safe -EIO)",
+        _int(r, "pasid_msr_reserved", who),
+        -EIO,
+    )
+    ctx.expect_eq(
+        "ENQCMD (valid PASID) to memory: ZF=1 (retry), nothing stored",
+        (_int(r, "enqcmd_zf", who), _int(r, "enqcmd_untouched", who)),
+        (1, 1),
+    )
+    ctx.expect_eq(
+        "ENQCMDS to memory: ZF=1 (retry), nothing stored",
+        (_int(r, "enqcmds_zf", who), _int(r, "enqcmds_untouched", who)),
+        (1, 1),
+    )
+    ctx.expect_eq(
+        "kernel movdir64b() to memory: 64 bytes stored", _int(r, "movdir64b_equal", who), 1
+    )
+    ctx.expect_eq("X86_FEATURE_ENQCMD kept by the kernel", _int(r, "enqcmd_feature", who), 1)
+    ctx.must("rmmod faultlab_x86_insn")
+
+
+@scenario(
+    "x86/idxd-gate",
+    "x86_64",
+    "with MOVDIR64B and ENQCMD advertised the unmodified idxd driver registers (no 'failed to "
+    "load without MOVDIR64B', no 'Platform does not have ENQCMD(S) support')",
+)
+def idxd_gate(ctx: ScenarioContext) -> None:
+    dmesg = ctx.dmesg()
+    for line in (
+        "idxd driver failed to load without MOVDIR64B",
+        "Platform does not have ENQCMD(S) support",
+    ):
+        absent = line not in dmesg
+        ctx.check(f"dmesg has no {line!r}", absent, "absent" if absent else "present", "absent")
+    registered = ctx.sh("test -d /sys/bus/pci/drivers/idxd").exit_code == 0
+    ctx.check(
+        "idxd registered: /sys/bus/pci/drivers/idxd exists",
+        registered,
+        "present" if registered else "absent",
+        "present",
+    )
+    bus = ctx.sh("test -d /sys/bus/dsa").exit_code == 0
+    ctx.check(
+        "the dsa bus (idxd_bus) is registered: /sys/bus/dsa exists",
+        bus,
+        "present" if bus else "absent",
+        "present",
+    )

@@ -272,21 +272,8 @@ def _obj(obj: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-@scenario(
-    "pseries/nx-fault",
-    "ppc64-pseries",
-    "a CRB whose source or target page is not present faults; the fault interrupt and "
-    "H_GET_NX_FAULT bring it to the kernel, which writes the CSB with cc 250 and the exact "
-    "address; the program touches the page and the resubmitted CRB completes; a read-only "
-    "CSB gets the process SIGSEGV at the CSB address",
-    qemu_args=QEMU_ARGS,
-    guest_files=(NX_FAULT,),
-)
-def nx_fault(ctx: ScenarioContext) -> None:
-    faults_before = qom_int(ctx, "faults")
-    data = ctx.json(NX_FAULT, timeout=300)
-    if "error" in data:
-        raise StepFailed(f"faultlab-nx-fault: {data['error']}")
+def check_fault_cases(ctx: ScenarioContext, data: dict[str, Any]) -> None:
+    """faultlab-nx-fault's three cases (shared with the PowerNV scenario nx/translation-fault)."""
     cases = data.get("cases")
     if not isinstance(cases, list) or len(cases) != 3:
         raise StepFailed(f"faultlab-nx-fault printed no three cases: {data!r}")
@@ -338,6 +325,24 @@ def nx_fault(ctx: ScenarioContext) -> None:
         (_int(retry, "cr0"), _int(retry, "completed"), _int(retry, "cc")),
         (PASTE_ACCEPTED, 1, 0),
     )
+
+
+@scenario(
+    "pseries/nx-fault",
+    "ppc64-pseries",
+    "a CRB whose source or target page is not present faults; the fault interrupt and "
+    "H_GET_NX_FAULT bring it to the kernel, which writes the CSB with cc 250 and the exact "
+    "address; the program touches the page and the resubmitted CRB completes; a read-only "
+    "CSB gets the process SIGSEGV at the CSB address",
+    qemu_args=QEMU_ARGS,
+    guest_files=(NX_FAULT,),
+)
+def nx_fault(ctx: ScenarioContext) -> None:
+    faults_before = qom_int(ctx, "faults")
+    data = ctx.json(NX_FAULT, timeout=300)
+    if "error" in data:
+        raise StepFailed(f"faultlab-nx-fault: {data['error']}")
+    check_fault_cases(ctx, data)
     ctx.expect_eq(
         "fault CRBs counted by the model (QOM)", qom_int(ctx, "faults") - faults_before, 3
     )

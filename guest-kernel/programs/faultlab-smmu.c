@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* faultlab-arches: arm64 */
+/* faultlab-arches: arm64 x86_64 */
 /*
  * faultlab-smmu: drive the faultlab-dma engine through SVA so that its DMA
  * stalls in the SMMU on pages the process has not populated, and report what

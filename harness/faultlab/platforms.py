@@ -70,7 +70,10 @@ PLATFORMS: dict[str, Platform] = {
             append="console=ttyS0 intel_iommu=on,sm_on iommu.strict=1 panic=-1 no_timer_check",
             early_devices=(
                 "intel-iommu,x-scalable-mode=on,x-flts=on,x-pasid-mode=on,"
-                "dma-drain=on,caching-mode=off",
+                "dma-drain=on,caching-mode=off,"
+                # SVA and I/O page faults (qemu-devices/patches/0006): 20-bit PASIDs,
+                # page requests, SM page-walk coherency, device TLBs (ATS)
+                "x-pasid-bits=20,x-prs=on,x-smpwc=on,device-iotlb=on",
             ),
             kvm_machine_opts="kernel-irqchip=split",
             kvm_capable=True,

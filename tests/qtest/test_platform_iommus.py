@@ -63,12 +63,6 @@ def test_smmuv3_stage1_and_cr0_handshake() -> None:
         assert qt.readl(SMMU_BASE + SMMU_CR0ACK) == 0x0C
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="QEMU 10.0's VT-d sets ECAP.PASID but leaves ECAP.PSS=0 (a 1-bit PASID space: "
-    "Linux sizes max_pasids = 2 << PSS = 2) and has no ECAP.PRS, PDS or SMPWC, so Linux "
-    "enables neither SVA nor page requests; the DSA issue adds them",
-)
 def test_vtd_pasid_space_and_page_requests_for_sva() -> None:
     need_qemu("qemu-system-x86_64")
     with QTest("qemu-system-x86_64", platform_iommu_args("x86_64")) as qt:
@@ -77,3 +71,6 @@ def test_vtd_pasid_space_and_page_requests_for_sva() -> None:
         assert bit(ecap, 29), f"ECAP.PRS (page requests) clear: {ecap:#x}"
         assert bit(ecap, 42), f"ECAP.PDS (page-request drain) clear: {ecap:#x}"
         assert bit(ecap, 48), f"ECAP.SMPWC (SVA needs it) clear: {ecap:#x}"
+        assert bit(ecap, 2), (
+            f"ECAP.DT (device TLB: Linux's ats_supported) clear: {ecap:#x}"
+        )

@@ -68,7 +68,8 @@ def test_x86_64() -> None:
     # the IOMMU is the first -device, right after -machine
     assert argv[m + 2] == "-device"
     assert argv[m + 3] == (
-        "intel-iommu,x-scalable-mode=on,x-flts=on,x-pasid-mode=on,dma-drain=on,caching-mode=off"
+        "intel-iommu,x-scalable-mode=on,x-flts=on,x-pasid-mode=on,dma-drain=on,caching-mode=off,"
+        "x-pasid-bits=20,x-prs=on,x-smpwc=on,device-iotlb=on"
     )
     assert values(argv, "-device")[0].startswith("intel-iommu,")
     assert one(argv, "-cpu") == "max"

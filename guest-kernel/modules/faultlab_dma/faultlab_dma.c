@@ -222,8 +222,19 @@ static struct kprobe fdma_kp_report_probe = {
 	.pre_handler = fdma_kp_report,
 };
 
+/*
+ * The IOMMU driver's page_response op: arm_smmu_page_response() on arm64,
+ * intel_iommu_page_response() on x86 (VT-d page group responses); both take
+ * (dev, evt, resp).
+ */
+#ifdef CONFIG_X86
+#define FDMA_RESP_SYMBOL "intel_iommu_page_response"
+#else
+#define FDMA_RESP_SYMBOL "arm_smmu_page_response"
+#endif
+
 static struct kprobe fdma_kp_response_probe = {
-	.symbol_name = "arm_smmu_page_response",
+	.symbol_name = FDMA_RESP_SYMBOL,
 	.pre_handler = fdma_kp_response,
 };
 
@@ -639,7 +650,7 @@ static DEVICE_ATTR_RO(last_fault_addr);
 static ssize_t kprobes_show(struct device *dev, struct device_attribute *attr,
 			    char *buf)
 {
-	return sysfs_emit(buf, "iommu_report_device_fault=%d arm_smmu_page_response=%d\n",
+	return sysfs_emit(buf, "iommu_report_device_fault=%d " FDMA_RESP_SYMBOL "=%d\n",
 			  fdma_kp_report_err, fdma_kp_response_err);
 }
 static DEVICE_ATTR_RO(kprobes);

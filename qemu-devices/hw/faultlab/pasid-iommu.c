@@ -9,15 +9,27 @@
 FaultlabPasidIommu *faultlab_pasid_iommu_of(AddressSpace *as)
 {
     Object *root;
+    MemoryRegion *sub;
 
     if (!as || !as->root) {
         return NULL;
     }
     root = OBJECT(as->root);
-    if (!object_dynamic_cast(root, TYPE_FAULTLAB_PASID_IOMMU)) {
-        return NULL;
+    if (object_dynamic_cast(root, TYPE_FAULTLAB_PASID_IOMMU)) {
+        return FAULTLAB_PASID_IOMMU(root);
     }
-    return FAULTLAB_PASID_IOMMU(root);
+    /*
+     * VT-d puts its IOMMU region in a container and disables it while
+     * translation is off or the device's RID2PASID entry is pass-through;
+     * PASID-tagged requests still go to the IOMMU, whose translate() knows
+     * these cases: the region is returned whether it is enabled or not.
+     */
+    QTAILQ_FOREACH(sub, &as->root->subregions, subregions_link) {
+        if (object_dynamic_cast(OBJECT(sub), TYPE_FAULTLAB_PASID_IOMMU)) {
+            return FAULTLAB_PASID_IOMMU(sub);
+        }
+    }
+    return NULL;
 }
 
 static const TypeInfo faultlab_pasid_iommu_info = {

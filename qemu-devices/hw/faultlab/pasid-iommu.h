@@ -90,8 +90,12 @@ struct FaultlabPasidIommuClass {
     void (*forget)(FaultlabPasidIommu *iommu, void *opaque);
 };
 
-/* The PASID IOMMU behind @as (the root region of a device's DMA address
- * space), or NULL when that region does not implement the interface. */
+/*
+ * The PASID IOMMU behind @as (the root region of a device's DMA address
+ * space, or a subregion of it, enabled or not: VT-d puts its IOMMU region
+ * in a container and switches it off for pass-through), or NULL when none
+ * implements the interface.
+ */
 FaultlabPasidIommu *faultlab_pasid_iommu_of(AddressSpace *as);
 
 #endif

@@ -13,11 +13,19 @@
  *  - the PASID extended capability;
  *  - single function, no ACS capability: pci_acs_enabled() is then true
  *    for an RC integrated endpoint, so pci_acs_path_enabled() holds.
+ * And for intel-iommu's IOPF (intel_iommu_enable_iopf, pci_enable_pri):
+ *  - an ATS capability with Page Aligned Request (otherwise Linux never
+ *    enables ATS); the engine caches no translation, so invalidation
+ *    requests have nothing to invalidate;
+ *  - a PRI capability reading Stopped while disabled and "PRG Response PASID
+ *    Required". The IOMMU reads its Enable bit before it turns a fault into
+ *    a page request; the engine itself keeps no page request state.
  */
 #include "qemu/osdep.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
+#include "qemu/range.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
 #include "hw/pci/pci.h"
@@ -32,6 +40,11 @@
 #define FAULTLAB_DMA_DEVICE_ID  0xfa01
 #define FAULTLAB_DMA_CLASS      0x0880
 #define FAULTLAB_DMA_PASID_OFFSET PCI_CONFIG_SPACE_SIZE
+#define FAULTLAB_DMA_ATS_OFFSET   (FAULTLAB_DMA_PASID_OFFSET + \
+                                   PCI_EXT_CAP_PASID_SIZEOF)
+#define FAULTLAB_DMA_PRI_OFFSET   (FAULTLAB_DMA_ATS_OFFSET + \
+                                   PCI_EXT_CAP_ATS_SIZEOF)
+#define FAULTLAB_DMA_PRI_MAX_REQ  256
 
 /* Interrupts */
 
@@ -282,12 +295,63 @@ static void fdma_pasid_cap_init(FaultlabDmaState *s)
     s->pasid_cap = pos;
 }
 
+static void fdma_pri_update(FaultlabDmaState *s)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    uint16_t pos = s->pri_cap;
+    uint16_t ctrl, status;
+
+    if (!pos) {
+        return;
+    }
+    ctrl = pci_get_word(pdev->config + pos + PCI_PRI_CTRL);
+    status = pci_get_word(pdev->config + pos + PCI_PRI_STATUS);
+    if (ctrl & PCI_PRI_CTRL_RESET) {
+        /* Reset clears the error bits; it reads back as 0. */
+        status &= ~(PCI_PRI_STATUS_RF | PCI_PRI_STATUS_UPRGI);
+        ctrl &= ~PCI_PRI_CTRL_RESET;
+        pci_set_word(pdev->config + pos + PCI_PRI_CTRL, ctrl);
+    }
+    /* Stopped: disabled, and no request outstanding (none is kept here). */
+    if (ctrl & PCI_PRI_CTRL_ENABLE) {
+        status &= ~PCI_PRI_STATUS_STOPPED;
+    } else {
+        status |= PCI_PRI_STATUS_STOPPED;
+    }
+    pci_set_word(pdev->config + pos + PCI_PRI_STATUS, status);
+}
+
+static void fdma_ats_pri_cap_init(FaultlabDmaState *s)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    uint16_t pos = FAULTLAB_DMA_PRI_OFFSET;
+
+    pcie_ats_init(pdev, FAULTLAB_DMA_ATS_OFFSET, true);
+
+    pcie_add_capability(pdev, PCI_EXT_CAP_ID_PRI, 1, pos,
+                        PCI_EXT_CAP_PRI_SIZEOF);
+    pci_set_word(pdev->config + pos + PCI_PRI_CTRL, 0);
+    pci_set_word(pdev->wmask + pos + PCI_PRI_CTRL,
+                 PCI_PRI_CTRL_ENABLE | PCI_PRI_CTRL_RESET);
+    pci_set_word(pdev->config + pos + PCI_PRI_STATUS,
+                 PCI_PRI_STATUS_STOPPED | PCI_PRI_STATUS_PASID);
+    pci_set_long(pdev->config + pos + PCI_PRI_MAX_REQ,
+                 FAULTLAB_DMA_PRI_MAX_REQ);
+    pci_set_long(pdev->config + pos + PCI_PRI_ALLOC_REQ, 0);
+    pci_set_long(pdev->wmask + pos + PCI_PRI_ALLOC_REQ, UINT32_MAX);
+    s->pri_cap = pos;
+}
+
 static void fdma_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
                               int len)
 {
     FaultlabDmaState *s = FAULTLAB_DMA(pdev);
 
     pci_default_write_config(pdev, addr, val, len);
+    if (s->pri_cap && ranges_overlap(addr, len, s->pri_cap,
+                                     PCI_EXT_CAP_PRI_SIZEOF)) {
+        fdma_pri_update(s);
+    }
     /* MSI enable may have changed: move the interrupt to the right wire. */
     fdma_update_intx(s);
 }
@@ -327,6 +391,9 @@ static void fdma_realize(PCIDevice *pdev, Error **errp)
         return;
     }
     fdma_pasid_cap_init(s);
+    if (s->ats_pri) {
+        fdma_ats_pri_cap_init(s);
+    }
 
     memory_region_init_io(&s->mmio, OBJECT(s), &fdma_mmio_ops, s,
                           "faultlab-dma-mmio", FAULTLAB_DMA_BAR_SIZE);
@@ -374,6 +441,13 @@ static void fdma_reset_hold(Object *obj, ResetType type)
     s->irq_status = 0;
     s->irq_mask = 0;
     pci_set_word(pdev->config + s->pasid_cap + PCI_PASID_CTRL, 0);
+    if (s->pri_cap) {
+        pci_set_word(pdev->config + pdev->exp.ats_cap + PCI_ATS_CTRL, 0);
+        pci_set_word(pdev->config + s->pri_cap + PCI_PRI_CTRL, 0);
+        pci_set_long(pdev->config + s->pri_cap + PCI_PRI_ALLOC_REQ, 0);
+        pci_set_word(pdev->config + s->pri_cap + PCI_PRI_STATUS,
+                     PCI_PRI_STATUS_STOPPED | PCI_PRI_STATUS_PASID);
+    }
     fdma_update_intx(s);
 }
 
@@ -467,6 +541,7 @@ static const VMStateDescription vmstate_fdma = {
 static const Property fdma_properties[] = {
     DEFINE_PROP_UINT32("channels", FaultlabDmaState, nchan, 8),
     DEFINE_PROP_UINT8("pasid-bits", FaultlabDmaState, pasid_bits, 16),
+    DEFINE_PROP_BOOL("ats-pri", FaultlabDmaState, ats_pri, true),
 };
 
 static void fdma_instance_init(Object *obj)

@@ -94,6 +94,8 @@ struct FaultlabDmaState {
     uint8_t pasid_bits;
 
     uint16_t pasid_cap;         /* config space offset of the PASID cap */
+    bool ats_pri;               /* ATS and PRI capabilities ("ats-pri") */
+    uint16_t pri_cap;           /* config space offset of the PRI cap, or 0 */
     uint64_t irq_status;
     uint64_t irq_mask;
     uint64_t run;               /* bottom-half runs, keys FaultlabDmaXlate */

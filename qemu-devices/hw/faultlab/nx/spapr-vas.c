@@ -58,6 +58,7 @@
 #include <libfdt.h>
 #include "hw/faultlab/portal.h"
 #include "hw/faultlab/nx/nx-gzip.h"
+#include "hw/faultlab/nx/nx-radix.h"
 #include "hw/faultlab/nx/spapr-vas.h"
 #include "hw/faultlab/trace.h"
 
@@ -99,21 +100,8 @@ OBJECT_DECLARE_SIMPLE_TYPE(SpaprVasState, SPAPR_VAS)
 #define CRB_FAULT_STATUS            0x4B
 #define CRB_FAULT_PSWID             0x4C
 
-/* Radix tree (Power ISA 3.0 Book III 6.7.10); target/ppc/mmu-radix64.c. */
-#define PATE1_R_PRTB                0x0FFFFFFFFFFFF000ULL
-#define PATE1_R_PRTS                0x000000000000001FULL
+/* Partition-table entry dword 1 (H_REGISTER_PROC_TBL): radix (GR). */
 #define PATE1_GR_BIT                0x8000000000000000ULL
-#define PRTBE_R_RPDB                0x0FFFFFFFFFFFFF00ULL
-#define PRTBE_R_RPDS                0x000000000000001FULL
-#define R_PTE_VALID                 0x8000000000000000ULL
-#define R_PTE_LEAF                  0x4000000000000000ULL
-#define R_PTE_RPN                   0x01FFFFFFFFFFF000ULL
-#define R_PTE_R                     0x0000000000000100ULL
-#define R_PTE_C                     0x0000000000000080ULL
-#define R_PTE_EAA_PRIV              0x0000000000000008ULL
-#define R_PTE_EAA_R                 0x0000000000000004ULL
-#define R_PTE_EAA_RW                0x0000000000000002ULL
-#define R_EADDR_QUADRANT            0xC000000000000000ULL
 
 typedef struct SpaprVasWindow {
     bool allocated;
@@ -189,134 +177,27 @@ static unsigned spapr_vas_used_credits(SpaprVasState *s, uint8_t type)
 
 /* Translation of the window's effective addresses (radix, problem state) */
 
-typedef struct SpaprVasXlate {
-    SpaprVasState *s;
-    SpaprVasWindow *w;
-    uint32_t winid;
-} SpaprVasXlate;
-
-static bool spapr_vas_ldq(hwaddr addr, uint64_t *val)
-{
-    MemTxResult res;
-
-    *val = address_space_ldq_be(&address_space_memory, addr,
-                                MEMTXATTRS_UNSPECIFIED, &res);
-    return res == MEMTX_OK;
-}
-
 /*
- * Translate @ea for the window's PID. Returns false when NX would take a
- * translation fault: no radix process table, PID outside it, an invalid
- * entry on the way, a privileged page, a missing permission, or R (C for a
- * store) not set yet, which the guest's own fault handling sets.
+ * The window's process as NX sees it: the process table the guest registered
+ * (H_REGISTER_PROC_TBL; none under hash), quadrant 0 of the window's PID.
  */
-static bool spapr_vas_xlate(SpaprVasXlate *x, uint64_t ea, bool write,
-                            hwaddr *raddr, uint64_t *page_size)
+static NXRadixSpace spapr_vas_space(uint32_t winid, const SpaprVasWindow *w)
 {
     SpaprMachineState *spapr = SPAPR_MACHINE(qdev_get_machine());
     uint64_t patb = spapr->patb_entry;
-    uint64_t prtb, prtb_size, prte0, base, nls, pde = 0, psize;
-    int bits, level;
+    NXRadixSpace sp = {
+        .pid = w->pid,
+        .pr = true,
+        .owner = "spapr-vas",
+        .winid = winid,
+    };
 
-    if (!(patb & PATE1_GR_BIT) || (ea & R_EADDR_QUADRANT)) {
-        return false;
+    if (patb & PATE1_GR_BIT) {
+        sp.prtb = patb & NX_RADIX_PRTB;
+        sp.prtb_size = 1ULL << ((patb & NX_RADIX_PRTS) + 12);
     }
-    prtb = patb & PATE1_R_PRTB;
-    prtb_size = 1ULL << ((patb & PATE1_R_PRTS) + 12);
-    if ((uint64_t)x->w->pid * 16 + 16 > prtb_size) {
-        return false;
-    }
-    if (!spapr_vas_ldq(prtb + (uint64_t)x->w->pid * 16, &prte0)) {
-        return false;
-    }
-    bits = (((prte0 >> 58) & 0x18) | ((prte0 >> 5) & 0x7)) + 31;
-    base = prte0 & PRTBE_R_RPDB;
-    nls = prte0 & PRTBE_R_RPDS;
-    if (bits > 62 || (ea >> bits) != 0 || nls < 5 || nls > bits) {
-        return false;
-    }
-
-    for (level = 0; level < 8; level++) {
-        uint64_t index = (ea >> (bits - nls)) & ((1ULL << nls) - 1);
-
-        base &= ~((1ULL << (nls + 3)) - 1);
-        if (!spapr_vas_ldq(base + index * 8, &pde) || !(pde & R_PTE_VALID)) {
-            return false;
-        }
-        bits -= nls;
-        if (pde & R_PTE_LEAF) {
-            break;
-        }
-        nls = pde & PRTBE_R_RPDS;
-        base = pde & PRTBE_R_RPDB;
-        if (nls < 5 || nls > bits) {
-            return false;
-        }
-    }
-    if (!(pde & R_PTE_LEAF) || bits < 12) {
-        return false;
-    }
-    if ((pde & R_PTE_EAA_PRIV) || !(pde & R_PTE_R)) {
-        return false;
-    }
-    if (write ? !((pde & R_PTE_EAA_RW) && (pde & R_PTE_C))
-              : !(pde & (R_PTE_EAA_R | R_PTE_EAA_RW))) {
-        return false;
-    }
-    psize = 1ULL << bits;
-    *raddr = ((pde & R_PTE_RPN) & ~(psize - 1)) | (ea & (psize - 1));
-    *page_size = psize;
-    return true;
+    return sp;
 }
-
-static int spapr_vas_access(void *opaque, uint64_t ea, void *buf,
-                            uint64_t len, uint64_t *fault_ea, bool write)
-{
-    SpaprVasXlate *x = opaque;
-    uint8_t *p = buf;
-
-    while (len) {
-        hwaddr ra;
-        uint64_t psize, chunk;
-        MemTxResult res;
-
-        if (!spapr_vas_xlate(x, ea, write, &ra, &psize)) {
-            *fault_ea = ea;
-            return -1;
-        }
-        chunk = MIN(len, psize - (ea & (psize - 1)));
-        res = address_space_rw(&address_space_memory, ra,
-                               MEMTXATTRS_UNSPECIFIED, p, chunk, write);
-        if (res != MEMTX_OK) {
-            qemu_log_mask(LOG_GUEST_ERROR, "spapr-vas: window %u: EA 0x%"
-                          PRIx64 " maps to unbacked real address 0x%"
-                          HWADDR_PRIx "\n", x->winid, ea, ra);
-            *fault_ea = ea;
-            return -1;
-        }
-        ea += chunk;
-        p += chunk;
-        len -= chunk;
-    }
-    return 0;
-}
-
-static int spapr_vas_read(void *opaque, uint64_t ea, void *buf, uint64_t len,
-                          uint64_t *fault_ea)
-{
-    return spapr_vas_access(opaque, ea, buf, len, fault_ea, false);
-}
-
-static int spapr_vas_write(void *opaque, uint64_t ea, const void *buf,
-                           uint64_t len, uint64_t *fault_ea)
-{
-    return spapr_vas_access(opaque, ea, (void *)buf, len, fault_ea, true);
-}
-
-static const NXGzipMemOps spapr_vas_mem_ops = {
-    .read = spapr_vas_read,
-    .write = spapr_vas_write,
-};
 
 /* Paste addresses */
 
@@ -324,7 +205,7 @@ static void spapr_vas_run_crb(SpaprVasState *s, uint32_t winid,
                               const uint8_t *crb)
 {
     SpaprVasWindow *w = &s->win[winid];
-    SpaprVasXlate x = { .s = s, .w = w, .winid = winid };
+    NXRadixSpace sp = spapr_vas_space(winid, w);
     NXGzipResult r;
 
     if (crb[11] & NX_GZIP_CRB_AT) {
@@ -332,7 +213,7 @@ static void spapr_vas_run_crb(SpaprVasState *s, uint32_t winid,
                       "real addresses (AT); user windows translate EAs\n",
                       winid);
     }
-    r = nx_gzip_run(&spapr_vas_mem_ops, &x, crb, s->max_processed_len);
+    r = nx_gzip_run(&nx_radix_mem_ops, &sp, crb, s->max_processed_len);
     if (r.ccb_valid) {
         qemu_log_mask(LOG_UNIMP, "spapr-vas: window %u: CRB completion "
                       "block (C bit) ignored\n", winid);

@@ -10,10 +10,13 @@ paste instruction, which qtest cannot issue: the scenario nx/selftests covers th
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from faultlab import paths
+from faultlab.qmp import QMP, QMPError
 from faultlab.qtest import QTest
 
 from .conftest import need_qemu
@@ -50,10 +53,8 @@ def hvwc(win: int, reg: int, base: int = HVWC) -> int:
     return base + win * 512 + reg
 
 
-@pytest.fixture
-def qt() -> Iterator[QTest]:
-    need_qemu("qemu-system-ppc64")
-    args = [
+def machine_args() -> list[str]:
+    return [
         "-machine",
         "powernv9",
         "-bios",
@@ -61,8 +62,29 @@ def qt() -> Iterator[QTest]:
         "-m",
         "2G",
     ]
-    with QTest("qemu-system-ppc64", args) as q:
+
+
+@pytest.fixture
+def qt() -> Iterator[QTest]:
+    need_qemu("qemu-system-ppc64")
+    with QTest("qemu-system-ppc64", machine_args()) as q:
         yield q
+
+
+@pytest.fixture
+def qtq() -> Iterator[tuple[QTest, QMP]]:
+    """qtest plus a QMP connection for the QOM properties."""
+    need_qemu("qemu-system-ppc64")
+    with tempfile.TemporaryDirectory(prefix="pnv-vas-") as tmp:
+        sock = Path(tmp) / "qmp.sock"
+        args = [*machine_args(), "-qmp", f"unix:{sock},server=on,wait=off"]
+        with QTest("qemu-system-ppc64", args) as q:
+            client = QMP("pnv-vas-test")
+            client.connect(sock)
+            try:
+                yield q, client
+            finally:
+                client.close()
 
 
 def enable_vas(qt: QTest) -> None:
@@ -141,3 +163,65 @@ def test_hostile_accesses(qt: QTest) -> None:
     assert qt.readq(UWC + (3 << 16)) == 0
     # QEMU is still answering
     assert qt.readq(xscom(VAS_PCBA + VAS_RMA_BAR)) == PASTE
+
+
+VAS_QOM = "/machine/chip[0]/vas"
+WINCTL_OPEN_TX_MODE = ibm_bit(0) | ibm_bit(3)  # OPEN, TX_WCRED_MODE
+WINCTL_OPEN_RX_MODE = ibm_bit(0) | ibm_bit(4)  # OPEN, RX_WCRED_MODE
+
+
+def test_injection_knobs_and_credit_counters(qtq: tuple[QTest, QMP]) -> None:
+    qt, qmp = qtq
+
+    def get(prop: str) -> object:
+        return qmp.command("qom-get", path=VAS_QOM, property=prop)
+
+    def put(prop: str, value: object) -> None:
+        qmp.command("qom-set", path=VAS_QOM, property=prop, value=value)
+
+    # the knobs start at 0 and are writable at run time
+    for knob in (
+        "x-inject-fault-next",
+        "x-inject-fault-fifo-full",
+        "x-inject-lose-credit",
+    ):
+        assert get(knob) == 0
+        put(knob, 3)
+        assert get(knob) == 3
+        put(knob, 0)
+    for counter in (
+        "credits-lost",
+        "injected-faults",
+        "credits-out",
+        "credits-withheld",
+    ):
+        assert get(counter) == 0
+    with pytest.raises(QMPError):
+        put("credits-out", 5)  # read-only
+    with pytest.raises(QMPError):
+        put("x-inject-lose-credit", -1)
+
+    enable_vas(qt)
+    # a send window opened with 1024 credits, and a fault window with 32768
+    qt.writeq(hvwc(9, TX_WCRED), 1024 << 48)
+    qt.writeq(hvwc(9, WINCTL), WINCTL_OPEN_TX_MODE)
+    qt.writeq(hvwc(10, LRX_WCRED), 32768 << 48)
+    qt.writeq(hvwc(10, WINCTL), WINCTL_OPEN_RX_MODE)
+    assert get("open-windows") == 2
+    assert get("credits-out") == 0
+    # credits taken (as NX would) show as out until the adders return them
+    qt.writeq(hvwc(9, TX_WCRED), 1000 << 48)
+    qt.writeq(hvwc(10, LRX_WCRED), 32760 << 48)
+    assert get("credits-out") == 24 + 8
+    qt.writeq(hvwc(9, TX_WCRED_ADDER), 24 << 48)
+    qt.writeq(hvwc(10, LRX_WCRED_ADDER), 8 << 48)
+    assert get("credits-out") == 0
+    # a closed window no longer counts
+    qt.writeq(hvwc(9, TX_WCRED), 1 << 48)
+    qt.writeq(hvwc(9, WINCTL), 0)
+    assert get("credits-out") == 0
+    assert get("open-windows") == 1
+    # returning withheld credits when none are withheld changes nothing
+    put("x-return-withheld-credits", True)
+    assert qt.readq(hvwc(9, TX_WCRED)) == 1 << 48
+    assert get("credits-withheld") == 0

@@ -18,6 +18,10 @@ one.
 from __future__ import annotations
 
 import hashlib
+import json
+import time
+import zlib
+from typing import Any
 
 from faultlab.scenario import ScenarioContext, StepFailed, scenario
 from faultlab.scenarios.pseries import (
@@ -200,3 +204,293 @@ def translation_fault(ctx: ScenarioContext) -> None:
             "absent" if bad not in dmesg else "present",
             "absent",
         )
+
+
+NX_STRESS = "/opt/faultlab/bin/faultlab-nx-stress"
+STRESS_DIR = "/tmp/nx-stress"
+MANY_PROCS = 6
+MANY_REQS = 32
+MANY_WINDOWS = 1000
+INJECTED = 4
+
+
+def stress_json(ctx: ScenarioContext, args: str, timeout: float = 600) -> dict[str, Any]:
+    data = ctx.json(f"{NX_STRESS} {args}", timeout=timeout)
+    if "error" in data:
+        raise StepFailed(f"faultlab-nx-stress {args}: {data['error']}")
+    return data
+
+
+def raw_inflate(data: bytes) -> bytes | None:
+    """Inflate raw DEFLATE on the host. COMPRESS_FHT output has no gzip header and, as on
+    NX, its last block is not marked final (gzfht_test sets BFINAL itself): inflate what is
+    there without asking for the end of the stream."""
+    try:
+        return zlib.decompressobj(-15).decompress(data)
+    except zlib.error:
+        return None
+
+
+def check_credits_at_rest(ctx: ScenarioContext, what: str, windows: int) -> None:
+    ctx.expect_eq(
+        f"{what}: open windows back to their start", qom_int(ctx, "open-windows"), windows
+    )
+    ctx.expect_eq(
+        f"{what}: credits out on open windows (QOM credits-out)", qom_int(ctx, "credits-out"), 0
+    )
+
+
+@scenario(
+    "nx/many-faults",
+    "ppc64-powernv",
+    f"{MANY_PROCS} processes at once, each {MANY_REQS} COMPRESS_FHT requests whose source "
+    "(fresh file mapping) and target (fresh anonymous memory) are not present: every fault "
+    "reaches the program's CSB through the one fault FIFO, none is lost, the model's fault "
+    "count equals the faults the programs saw, and every output inflates to its source",
+    guest_files=(NX_STRESS,),
+)
+def many_faults(ctx: ScenarioContext) -> None:
+    ctx.must(f"rm -rf {STRESS_DIR} && mkdir -p {STRESS_DIR}")
+    faults_before = qom_int(ctx, "faults")
+    lost_before = qom_int(ctx, "faults-lost")
+    windows_before = qom_int(ctx, "open-windows")
+    data = stress_json(ctx, f"faults {STRESS_DIR} {MANY_PROCS} {MANY_REQS}", timeout=900)
+    procs: list[dict[str, Any]] = data["processes"]
+    ctx.expect_eq("processes that reported", len(procs), MANY_PROCS)
+    seen = 0
+    for p in procs:
+        i = p.get("index", "?")
+        if "error" in p:
+            ctx.check(f"process {i} ran", False, p["error"], "no error")
+            continue
+        ctx.expect_eq(f"process {i}: requests completed", p["completed"], MANY_REQS)
+        ctx.expect_eq(
+            f"process {i}: lost/bad (no CSB, bad cc, CRC mismatch, fault outside buffers)",
+            (p["lost"], p["bad_cc"], p["bad_crc"], p["faults_other"]),
+            (0, 0, 0, 0),
+        )
+        ctx.expect_eq(f"process {i}: source faults (one per request)", p["faults_src"], MANY_REQS)
+        ctx.check(
+            f"process {i}: target faults (at least one per request)",
+            p["faults_tgt"] >= MANY_REQS,
+            p["faults_tgt"],
+            f">= {MANY_REQS}",
+        )
+        ctx.expect_eq(f"process {i}: faults on its CSB/CPB page (present)", p["faults_blk"], 0)
+        seen += p["faults_src"] + p["faults_tgt"]
+        src = guest_bytes(ctx, f"{STRESS_DIR}/src.{i}")
+        out = guest_bytes(ctx, f"{STRESS_DIR}/out.{i}")
+        ctx.expect_eq(f"process {i}: output length = the CSB's tpbc", len(out), p["last_tpbc"])
+        plain = raw_inflate(out)
+        ctx.check(
+            f"process {i}: last output inflates (host zlib, raw DEFLATE) to its source",
+            plain == src,
+            "equal" if plain == src else ("not DEFLATE" if plain is None else "different"),
+            "equal",
+        )
+    model = qom_int(ctx, "faults") - faults_before
+    ctx.expect_eq("faults counted by the model (QOM) = faults the programs saw", model, seen)
+    ctx.expect_eq("fault CRBs lost", qom_int(ctx, "faults-lost") - lost_before, 0)
+    check_credits_at_rest(ctx, "after the processes exited", windows_before)
+    dmesg = ctx.dmesg()
+    for bad in ("bad CRB?", "Fault FIFO Dump", "stuck"):
+        ctx.check(f"no {bad!r} in the kernel log", bad not in dmesg, bad in dmesg, False)
+    seconds = float(data["seconds"])
+
+    # x-inject-fault-next: faults on pages that are present (after the touch) are resolved
+    # the same way; the model counts them among its faults.
+    injected_before = qom_int(ctx, "injected-faults")
+    faults_before = qom_int(ctx, "faults")
+    ctx.qom_set(VAS, "x-inject-fault-next", INJECTED)
+    again = stress_json(ctx, f"faults {STRESS_DIR} 1 2", timeout=300)["processes"][0]
+    ctx.expect_eq("injected: knob consumed", qom_int(ctx, "x-inject-fault-next"), 0)
+    ctx.expect_eq(
+        "injected: faults made by the knob (QOM injected-faults)",
+        qom_int(ctx, "injected-faults") - injected_before,
+        INJECTED,
+    )
+    ctx.expect_eq(
+        "injected: both requests completed, nothing lost or bad",
+        (
+            again.get("completed"),
+            again.get("lost"),
+            again.get("bad_crc"),
+            again.get("faults_other"),
+        ),
+        (2, 0, 0, 0),
+    )
+    again_seen = sum(again.get(k, 0) for k in ("faults_src", "faults_tgt", "faults_blk"))
+    ctx.expect_eq(
+        "injected: model's faults = the program's faults",
+        qom_int(ctx, "faults") - faults_before,
+        again_seen,
+    )
+    ctx.check(
+        "injected: the program saw more faults than the 2 x 2 absent pages",
+        again_seen >= 4 + INJECTED,
+        again_seen,
+        f">= {4 + INJECTED}",
+    )
+    ctx.measure("faults", seen)
+    ctx.measure("seconds", round(seconds, 3))
+    ctx.measure("faults_per_second", round(seen / seconds, 1) if seconds > 0 else None)
+
+
+def stuck_close(ctx: ScenarioContext, kind: str, knob: str, log: str) -> None:
+    """Run `stuck KIND` in the background with `knob` set to 1; the send credit never comes
+    back, so vas_win_close() polls TX_WCRED (A.9). Wait for the kernel's "stuck" warning,
+    check close() has not returned, return the credit and check it then does."""
+    windows_before = qom_int(ctx, "open-windows")
+    lost_before = qom_int(ctx, "faults-lost")
+    ctx.qom_set(VAS, knob, 1)
+    ctx.must("dmesg -c > /dev/null")
+    ctx.must(f"setsid {NX_STRESS} stuck {kind} 3 > {log} 2>&1 < /dev/null &")
+    first: dict[str, Any] = {}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        lines = ctx.sh(f"cat {log}").stdout.decode(errors="replace").splitlines()
+        if lines and lines[0].endswith("}"):
+            first = json.loads(lines[0])
+            break
+        time.sleep(1)
+    if not first or "error" in first:
+        raise StepFailed(f"stuck {kind}: {first or 'no output'}")
+    ctx.expect_eq(f"{knob}: knob consumed", qom_int(ctx, knob), 0)
+    if kind == "complete":
+        ctx.expect_eq(
+            "lose-credit: the CRB itself completed (CSB valid, cc 0)",
+            (first["csb_valid"], first["cc"]),
+            (1, 0),
+        )
+    else:
+        ctx.expect_eq(
+            "fifo-full: the fault CRB was refused (REJ_NO_CREDIT), so no CSB is ever written",
+            first["csb_valid"],
+            0,
+        )
+        ctx.expect_eq(
+            "fifo-full: the model counts the lost fault CRB",
+            qom_int(ctx, "faults-lost") - lost_before,
+            1,
+        )
+    ctx.expect_eq("one send credit withheld by the model", qom_int(ctx, "credits-withheld"), 1)
+    # poll_window_credits() warns every 1000 polls of 10 ms: about 10 s.
+    warn = ""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not warn:
+        for line in ctx.dmesg().splitlines():
+            if "stuck. Waiting for credits returned for Window" in line:
+                warn = line
+        time.sleep(2)
+    ctx.expect_in(
+        f"{kind}: vas_win_close() waits for the credit (poll_window_credits warning)",
+        "stuck. Waiting for credits returned for Window(",
+        warn,
+        "dmesg",
+    )
+    ctx.expect_in(
+        f"{kind}: the warning names the program's pid", f"VAS: pid {first['pid']} ", warn, "dmesg"
+    )
+    ctx.expect_in(f"{kind}: the warning shows 1023 of 1024 credits", "creds 1023", warn, "dmesg")
+    ctx.expect_eq(
+        f"{kind}: close() has not returned while the credit is out",
+        len(ctx.sh(f"cat {log}").stdout.decode().splitlines()),
+        1,
+    )
+    ctx.qom_set(VAS, "x-return-withheld-credits", True)
+    done: dict[str, Any] = {}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        lines = ctx.sh(f"cat {log}").stdout.decode(errors="replace").splitlines()
+        if len(lines) > 1 and lines[1].endswith("}"):
+            done = json.loads(lines[1])
+            break
+        time.sleep(1)
+    ctx.check(
+        f"{kind}: close() returned once the credit came back", bool(done), done, "close_seconds"
+    )
+    ctx.expect_eq(f"{kind}: no credit withheld any more", qom_int(ctx, "credits-withheld"), 0)
+    check_credits_at_rest(ctx, f"{kind}: after the close", windows_before)
+    if done:
+        ctx.measure(f"{kind}_stuck_close_seconds", done["close_seconds"])
+
+
+@scenario(
+    "nx/credits",
+    "ppc64-powernv",
+    f"up to {MANY_WINDOWS} user windows at once each with a faulting CRB in flight: every credit "
+    "comes back and the windows close; closing a window with a CRB in flight does not hang; "
+    "with x-inject-lose-credit or x-inject-fault-fifo-full the send credit never returns and "
+    "vas_win_close() waits with the kernel's 'stuck' warning until the credit comes back",
+    guest_files=(NX_STRESS,),
+)
+def credits(ctx: ScenarioContext) -> None:
+    windows_before = qom_int(ctx, "open-windows")
+    faults_before = qom_int(ctx, "faults")
+    check_credits_at_rest(ctx, "before", windows_before)
+    lost_before = qom_int(ctx, "credits-lost")
+    data = stress_json(ctx, f"windows {MANY_WINDOWS}", timeout=900)
+    ctx.expect_eq("user windows opened at once", data["opened"], MANY_WINDOWS)
+    ctx.expect_eq("CRBs accepted by paste, one per window", data["pasted"], data["opened"])
+    ctx.expect_eq(
+        "CSBs with the fault code (cc 250), one per window", data["faulted"], data["opened"]
+    )
+    ctx.expect_eq("CSBs with another code", data["other"], 0)
+    ctx.expect_eq("in-flight close: the CRB was pasted", data["inflight_pasted"], 1)
+    ctx.expect_range("in-flight close: close() returned (s)", data["inflight_close_seconds"], 0, 30)
+    ctx.expect_eq(
+        "faults counted by the model",
+        qom_int(ctx, "faults") - faults_before,
+        data["opened"] + 1,
+    )
+    check_credits_at_rest(ctx, "after all windows closed", windows_before)
+    ctx.measure("windows_opened", data["opened"])
+    for key in ("open_seconds", "fault_seconds", "close_seconds"):
+        ctx.measure(f"windows_{key}", data[key])
+    ctx.measure("inflight_close_seconds", data["inflight_close_seconds"])
+
+    stuck_close(ctx, "complete", "x-inject-lose-credit", f"{STRESS_DIR}-lose.log")
+    stuck_close(ctx, "fault", "x-inject-fault-fifo-full", f"{STRESS_DIR}-fifo.log")
+    ctx.expect_eq(
+        "model's credits-lost counter (one per injection)",
+        qom_int(ctx, "credits-lost") - lost_before,
+        2,
+    )
+
+
+THROUGHPUT_MB = 32
+
+
+@scenario(
+    "nx/throughput",
+    "ppc64-powernv",
+    f"NX-GZIP compression throughput in the guest ({THROUGHPUT_MB} MiB of text in 1 MiB "
+    "COMPRESS_FHT requests) and host zlib level 1 on the same data; the output inflates to the "
+    "input (sanity only: timings are measurements, not assertions)",
+    guest_files=(NX_STRESS,),
+)
+def throughput(ctx: ScenarioContext) -> None:
+    ctx.must(f"rm -rf {STRESS_DIR} && mkdir -p {STRESS_DIR}")
+    data = stress_json(ctx, f"throughput {STRESS_DIR} {THROUGHPUT_MB}", timeout=900)
+    ctx.expect_eq("requests that failed", data["bad"], 0)
+    chunk = guest_bytes(ctx, f"{STRESS_DIR}/tp.in")
+    out = guest_bytes(ctx, f"{STRESS_DIR}/tp.out")
+    plain = raw_inflate(out)
+    ctx.check(
+        "last NX output inflates (host zlib) to its 1 MiB input",
+        plain == chunk,
+        "equal" if plain == chunk else ("not DEFLATE" if plain is None else "different"),
+        "equal",
+    )
+    # The guest compressed the same 1 MiB chunk THROUGHPUT_MB times: so does the host.
+    host_in = chunk * THROUGHPUT_MB
+    t0 = time.perf_counter()
+    host_out = sum(
+        len(zlib.compress(host_in[i : i + len(chunk)], 1))
+        for i in range(0, len(host_in), len(chunk))
+    )
+    host_s = time.perf_counter() - t0
+    ctx.measure("guest_nx_mb_per_s", data["mb_per_s"])
+    ctx.measure("guest_nx_ratio", round(data["out_bytes"] / data["bytes"], 4))
+    ctx.measure("host_zlib1_mb_per_s", round(len(host_in) / host_s / 1e6, 3))
+    ctx.measure("host_zlib1_ratio", round(host_out / len(host_in), 4))

@@ -36,6 +36,14 @@
  *    triggers the XIVE interrupt the kernel allocated. The send credit stays
  *    out until the kernel returns it through TX_WCRED_ADDER.
  * 842 requests are accepted and their credits returned, but not run.
+ *
+ * Injection knobs (writable QOM properties, counts used up one by one):
+ * x-inject-fault-next (the engine's next accesses fault as if the page were
+ * absent), x-inject-fault-fifo-full (the next fault CRBs find the fault
+ * window without credit: with REJ_NO_CREDIT they are lost and their send
+ * credit stays out), x-inject-lose-credit (the next completions keep their
+ * send credit); x-return-withheld-credits gives the kept credits back.
+ * See docs/pnv-vas.md.
  */
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
@@ -57,6 +65,7 @@
 #include <libfdt.h>
 #include "hw/faultlab/portal.h"
 #include "hw/faultlab/nx/nx-gzip.h"
+#include "hw/faultlab/nx/nx-radix.h"
 #include "hw/faultlab/nx/pnv-vas.h"
 #include "hw/faultlab/trace.h"
 
@@ -131,27 +140,17 @@ OBJECT_DECLARE_SIMPLE_TYPE(PnvVas, PNV_VAS)
 #define CRB_FAULT_PSWID             0x4C
 #define CRB_CCW_LAST_BYTE           3
 
-/* Radix tree (Power ISA 3.0 Book III 6.7); target/ppc/mmu-radix64.c */
+/* Partition table (Power ISA 3.0 Book III 6.7.6): PTCR and entry dword 0 */
 #define PTCR_PATB                   0x0FFFFFFFFFFFF000ULL
 #define PTCR_PATS                   0x000000000000001FULL
 #define PATE0_HR                    0x8000000000000000ULL
-#define PATE1_R_PRTB                0x0FFFFFFFFFFFF000ULL
-#define PATE1_R_PRTS                0x000000000000001FULL
-#define PRTBE_R_RPDB                0x0FFFFFFFFFFFFF00ULL
-#define PRTBE_R_RPDS                0x000000000000001FULL
-#define R_PTE_VALID                 0x8000000000000000ULL
-#define R_PTE_LEAF                  0x4000000000000000ULL
-#define R_PTE_RPN                   0x01FFFFFFFFFFF000ULL
-#define R_PTE_R                     0x0000000000000100ULL
-#define R_PTE_C                     0x0000000000000080ULL
-#define R_PTE_EAA_PRIV              0x0000000000000008ULL
-#define R_PTE_EAA_R                 0x0000000000000004ULL
-#define R_PTE_EAA_RW                0x0000000000000002ULL
-#define R_EADDR_QUADRANT            0xC000000000000000ULL
 
 typedef struct PnvVasWindow {
     uint64_t regs[VAS_HVWC_REGS];
     uint32_t fifo_wptr;     /* fault window: next FIFO entry */
+    uint32_t tx_wcred_open; /* TX_WCRED when the window was opened */
+    uint32_t rx_wcred_open; /* LRX_WCRED when the window was opened */
+    uint32_t withheld;      /* send credits NX kept (injected or lost) */
 } PnvVasWindow;
 
 struct PnvVas {
@@ -178,6 +177,13 @@ struct PnvVas {
     uint64_t nr_faults;
     uint64_t nr_rejected;
     uint64_t nr_fault_lost;
+    uint64_t nr_credits_lost;
+    uint64_t nr_injected_faults;
+
+    /* injection knobs (writable QOM properties, x-inject-*) */
+    uint32_t inject_fault_next;
+    uint32_t inject_fifo_full;
+    uint32_t inject_lose_credit;
 };
 
 static uint32_t pnv_vas_chip_id(PnvVas *s)
@@ -210,10 +216,7 @@ static bool pnv_vas_open(PnvVas *s, uint32_t winid)
 
 typedef struct PnvVasXlate {
     PnvVas *s;
-    uint32_t winid;
-    uint32_t lpid;
-    uint32_t pid;
-    bool pr;
+    NXRadixSpace sp;
 } PnvVasXlate;
 
 static bool pnv_vas_ldq(hwaddr addr, uint64_t *val)
@@ -226,136 +229,74 @@ static bool pnv_vas_ldq(hwaddr addr, uint64_t *val)
 }
 
 /*
- * Translate @ea as NX does for the window: partition-table entry [LPID]
- * (PTCR, radix host), process-table entry [PID] for quadrant 0 (PID 0 for
- * quadrant 3, the kernel's), the radix tree, then the permission and R/C
- * checks. false means a translation fault.
+ * The window's process as NX sees it: partition-table entry [LPID] (PTCR,
+ * radix host), its process table, PID for quadrant 0 (PID 0 for quadrant 3,
+ * the kernel's, unless problem state). Without a radix partition-table entry
+ * every access faults (prtb_size 0).
  */
-static bool pnv_vas_xlate(PnvVasXlate *x, uint64_t ea, bool write,
-                          hwaddr *raddr, uint64_t *page_size)
+static NXRadixSpace pnv_vas_space(uint32_t winid, uint32_t lpid, uint32_t pid,
+                                  bool pr)
 {
+    NXRadixSpace sp = {
+        .pid = pid,
+        .pr = pr,
+        .owner = "pnv-vas",
+        .winid = winid,
+    };
     CPUState *cs = first_cpu;
-    uint64_t ptcr, patb, pate0, pate1, prtb, prtb_size, prte0;
-    uint64_t base, nls, pde = 0, psize;
-    uint32_t pid;
-    int bits, level;
+    uint64_t ptcr, patb, pate0, pate1;
 
     if (!cs) {
-        return false;
+        return sp;
     }
     ptcr = POWERPC_CPU(cs)->env.spr[SPR_PTCR];
     patb = ptcr & PTCR_PATB;
-    if (!patb || (uint64_t)x->lpid * 16 + 16 >
-                 1ULL << ((ptcr & PTCR_PATS) + 12)) {
-        return false;
+    if (!patb || (uint64_t)lpid * 16 + 16 > 1ULL << ((ptcr & PTCR_PATS) + 12)) {
+        return sp;
     }
-    if (!pnv_vas_ldq(patb + x->lpid * 16, &pate0) ||
-        !pnv_vas_ldq(patb + x->lpid * 16 + 8, &pate1) ||
+    if (!pnv_vas_ldq(patb + (uint64_t)lpid * 16, &pate0) ||
+        !pnv_vas_ldq(patb + (uint64_t)lpid * 16 + 8, &pate1) ||
         !(pate0 & PATE0_HR)) {
-        return false;
+        return sp;
     }
-    switch (ea & R_EADDR_QUADRANT) {
-    case 0:
-        pid = x->pid;
-        break;
-    case R_EADDR_QUADRANT:
-        if (x->pr) {
-            return false;
-        }
-        pid = 0;
-        break;
-    default:
-        return false;
-    }
-    prtb = pate1 & PATE1_R_PRTB;
-    prtb_size = 1ULL << ((pate1 & PATE1_R_PRTS) + 12);
-    if ((uint64_t)pid * 16 + 16 > prtb_size ||
-        !pnv_vas_ldq(prtb + (uint64_t)pid * 16, &prte0)) {
-        return false;
-    }
-    bits = (((prte0 >> 58) & 0x18) | ((prte0 >> 5) & 0x7)) + 31;
-    base = prte0 & PRTBE_R_RPDB;
-    nls = prte0 & PRTBE_R_RPDS;
-    ea &= ~R_EADDR_QUADRANT;
-    if (bits > 62 || (ea >> bits) != 0 || nls < 5 || nls > bits) {
-        return false;
-    }
-
-    for (level = 0; level < 8; level++) {
-        uint64_t index = (ea >> (bits - nls)) & ((1ULL << nls) - 1);
-
-        base &= ~((1ULL << (nls + 3)) - 1);
-        if (!pnv_vas_ldq(base + index * 8, &pde) || !(pde & R_PTE_VALID)) {
-            return false;
-        }
-        bits -= nls;
-        if (pde & R_PTE_LEAF) {
-            break;
-        }
-        nls = pde & PRTBE_R_RPDS;
-        base = pde & PRTBE_R_RPDB;
-        if (nls < 5 || nls > bits) {
-            return false;
-        }
-    }
-    if (!(pde & R_PTE_LEAF) || bits < 12) {
-        return false;
-    }
-    if ((x->pr && (pde & R_PTE_EAA_PRIV)) || !(pde & R_PTE_R)) {
-        return false;
-    }
-    if (write ? !((pde & R_PTE_EAA_RW) && (pde & R_PTE_C))
-              : !(pde & (R_PTE_EAA_R | R_PTE_EAA_RW))) {
-        return false;
-    }
-    psize = 1ULL << bits;
-    *raddr = ((pde & R_PTE_RPN) & ~(psize - 1)) | (ea & (psize - 1));
-    *page_size = psize;
-    return true;
+    sp.prtb = pate1 & NX_RADIX_PRTB;
+    sp.prtb_size = 1ULL << ((pate1 & NX_RADIX_PRTS) + 12);
+    return sp;
 }
 
-static int pnv_vas_access(void *opaque, uint64_t ea, void *buf,
-                          uint64_t len, uint64_t *fault_ea, bool write)
+/* x-inject-fault-next: the access faults as if the page were not present. */
+static bool pnv_vas_injected_fault(PnvVasXlate *x, uint64_t ea, uint64_t len,
+                                   uint64_t *fault_ea)
 {
-    PnvVasXlate *x = opaque;
-    uint8_t *p = buf;
-
-    while (len) {
-        hwaddr ra;
-        uint64_t psize, chunk;
-        MemTxResult res;
-
-        if (!pnv_vas_xlate(x, ea, write, &ra, &psize)) {
-            *fault_ea = ea;
-            return -1;
-        }
-        chunk = MIN(len, psize - (ea & (psize - 1)));
-        res = address_space_rw(&address_space_memory, ra,
-                               MEMTXATTRS_UNSPECIFIED, p, chunk, write);
-        if (res != MEMTX_OK) {
-            qemu_log_mask(LOG_GUEST_ERROR, "pnv-vas: window %u: EA 0x%"
-                          PRIx64 " maps to unbacked real address 0x%"
-                          HWADDR_PRIx "\n", x->winid, ea, ra);
-            *fault_ea = ea;
-            return -1;
-        }
-        ea += chunk;
-        p += chunk;
-        len -= chunk;
+    if (!len || !x->s->inject_fault_next) {
+        return false;
     }
-    return 0;
+    x->s->inject_fault_next--;
+    x->s->nr_injected_faults++;
+    *fault_ea = ea;
+    return true;
 }
 
 static int pnv_vas_read(void *opaque, uint64_t ea, void *buf, uint64_t len,
                         uint64_t *fault_ea)
 {
-    return pnv_vas_access(opaque, ea, buf, len, fault_ea, false);
+    PnvVasXlate *x = opaque;
+
+    if (pnv_vas_injected_fault(x, ea, len, fault_ea)) {
+        return -1;
+    }
+    return nx_radix_mem_ops.read(&x->sp, ea, buf, len, fault_ea);
 }
 
 static int pnv_vas_write(void *opaque, uint64_t ea, const void *buf,
                          uint64_t len, uint64_t *fault_ea)
 {
-    return pnv_vas_access(opaque, ea, (void *)buf, len, fault_ea, true);
+    PnvVasXlate *x = opaque;
+
+    if (pnv_vas_injected_fault(x, ea, len, fault_ea)) {
+        return -1;
+    }
+    return nx_radix_mem_ops.write(&x->sp, ea, buf, len, fault_ea);
 }
 
 static const NXGzipMemOps pnv_vas_mem_ops = {
@@ -401,7 +342,13 @@ static bool pnv_vas_post_fault(PnvVas *s, uint32_t txid, uint8_t *crb)
     }
     fw = &s->win[fwid];
     winctl = fw->regs[HV_WINCTL];
-    if ((winctl & WINCTL_RX_WCRED_MODE) &&
+    if ((winctl & WINCTL_RX_WCRED_MODE) && s->inject_fifo_full) {
+        /* x-inject-fault-fifo-full: as if every fault credit were out */
+        s->inject_fifo_full--;
+        if (winctl & WINCTL_REJ_NO_CREDIT) {
+            return false;
+        }
+    } else if ((winctl & WINCTL_RX_WCRED_MODE) &&
         wcred_get(fw->regs[HV_LRX_WCRED], LRX_WCRED_MASK) == 0) {
         if (winctl & WINCTL_REJ_NO_CREDIT) {
             return false;
@@ -446,10 +393,8 @@ static void pnv_vas_run_gzip(PnvVas *s, uint32_t txid, uint32_t rxid,
     uint64_t *r = s->win[txid].regs;
     PnvVasXlate x = {
         .s = s,
-        .winid = txid,
-        .lpid = r[HV_LPID] >> 52,
-        .pid = r[HV_PID] >> 44,
-        .pr = !!(r[HV_XLATE_MSR] & XLATE_MSR_PR),
+        .sp = pnv_vas_space(txid, r[HV_LPID] >> 52, r[HV_PID] >> 44,
+                            r[HV_XLATE_MSR] & XLATE_MSR_PR),
     };
     uint8_t crb[NX_GZIP_CRB_SIZE];
     NXGzipResult res;
@@ -467,9 +412,17 @@ static void pnv_vas_run_gzip(PnvVas *s, uint32_t txid, uint32_t rxid,
     if (res.status == NX_GZIP_COMPLETED) {
         s->nr_completed++;
         trace_pnv_vas_crb(txid, res.fc, res.cc, res.ce, res.tpbc, res.spbc);
-        if (r[HV_WINCTL] & WINCTL_TX_WCRED_MODE) {
-            pnv_vas_tx_credit(s, txid, 1);
+        if (!(r[HV_WINCTL] & WINCTL_TX_WCRED_MODE)) {
+            return;
         }
+        if (s->inject_lose_credit) {
+            /* x-inject-lose-credit: the send credit never comes back */
+            s->inject_lose_credit--;
+            s->win[txid].withheld++;
+            s->nr_credits_lost++;
+            return;
+        }
+        pnv_vas_tx_credit(s, txid, 1);
         return;
     }
 
@@ -483,6 +436,10 @@ static void pnv_vas_run_gzip(PnvVas *s, uint32_t txid, uint32_t rxid,
     trace_pnv_vas_fault(txid, res.fault_ea, res.fault_write, res.csb_ea);
     if (!pnv_vas_post_fault(s, txid, crb)) {
         s->nr_fault_lost++;
+        if (r[HV_WINCTL] & WINCTL_TX_WCRED_MODE) {
+            s->win[txid].withheld++;
+            s->nr_credits_lost++;
+        }
         qemu_log_mask(LOG_GUEST_ERROR, "pnv-vas: window %u: fault CRB for "
                       "EA 0x%" PRIx64 " lost (fault window refused it)\n",
                       txid, res.fault_ea);
@@ -633,6 +590,10 @@ static void pnv_vas_hvwc_write(void *opaque, hwaddr addr, uint64_t val,
     case HV_WINCTL:
         if ((val & WINCTL_OPEN) && !(w->regs[HV_WINCTL] & WINCTL_OPEN)) {
             w->fifo_wptr = 0;
+            w->withheld = 0;
+            w->tx_wcred_open = wcred_get(w->regs[HV_TX_WCRED], TX_WCRED_MASK);
+            w->rx_wcred_open = wcred_get(w->regs[HV_LRX_WCRED],
+                                         LRX_WCRED_MASK);
             trace_pnv_vas_window(winid, "open", val);
         } else if (!(val & WINCTL_OPEN) &&
                    (w->regs[HV_WINCTL] & WINCTL_OPEN)) {
@@ -865,19 +826,22 @@ static int pnv_vas_post_load(void *opaque, int version_id)
 
 static const VMStateDescription vmstate_pnv_vas_window = {
     .name = "pnv-vas-window",
-    .version_id = 1,
-    .minimum_version_id = 1,
+    .version_id = 2,
+    .minimum_version_id = 2,
     .fields = (const VMStateField[]) {
         VMSTATE_UINT64_ARRAY(regs, PnvVasWindow, VAS_HVWC_REGS),
         VMSTATE_UINT32(fifo_wptr, PnvVasWindow),
+        VMSTATE_UINT32(tx_wcred_open, PnvVasWindow),
+        VMSTATE_UINT32(rx_wcred_open, PnvVasWindow),
+        VMSTATE_UINT32(withheld, PnvVasWindow),
         VMSTATE_END_OF_LIST()
     }
 };
 
 static const VMStateDescription vmstate_pnv_vas = {
     .name = TYPE_PNV_VAS,
-    .version_id = 1,
-    .minimum_version_id = 1,
+    .version_id = 2,
+    .minimum_version_id = 2,
     .post_load = pnv_vas_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_UINT64_ARRAY(vas_regs, PnvVas, PNV9_XSCOM_VAS_SIZE),
@@ -885,6 +849,9 @@ static const VMStateDescription vmstate_pnv_vas = {
         VMSTATE_STRUCT_VARRAY_POINTER_UINT32(win, PnvVas, nr_windows,
                                              vmstate_pnv_vas_window,
                                              PnvVasWindow),
+        VMSTATE_UINT32(inject_fault_next, PnvVas),
+        VMSTATE_UINT32(inject_fifo_full, PnvVas),
+        VMSTATE_UINT32(inject_lose_credit, PnvVas),
         VMSTATE_END_OF_LIST()
     }
 };
@@ -908,6 +875,82 @@ static void pnv_vas_get_open_windows(Object *obj, Visitor *v,
     visit_type_uint32(v, name, &n, errp);
 }
 
+/*
+ * Credits out: for every open window that checks credits, how many of the
+ * credits it had when it was opened are not back (send windows: TX_WCRED,
+ * receive and fault windows: LRX_WCRED). 0 when nothing is in flight.
+ */
+static void pnv_vas_get_credits_out(Object *obj, Visitor *v,
+                                    const char *name, void *opaque,
+                                    Error **errp)
+{
+    PnvVas *s = PNV_VAS(obj);
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; s->win && i < s->nr_windows; i++) {
+        PnvVasWindow *w = &s->win[i];
+        uint64_t winctl = w->regs[HV_WINCTL];
+        uint32_t cur;
+
+        if (!(winctl & WINCTL_OPEN)) {
+            continue;
+        }
+        if (winctl & WINCTL_TX_WCRED_MODE) {
+            cur = wcred_get(w->regs[HV_TX_WCRED], TX_WCRED_MASK);
+            n += cur < w->tx_wcred_open ? w->tx_wcred_open - cur : 0;
+        }
+        if (winctl & WINCTL_RX_WCRED_MODE) {
+            cur = wcred_get(w->regs[HV_LRX_WCRED], LRX_WCRED_MASK);
+            n += cur < w->rx_wcred_open ? w->rx_wcred_open - cur : 0;
+        }
+    }
+    visit_type_uint32(v, name, &n, errp);
+}
+
+static void pnv_vas_get_withheld(Object *obj, Visitor *v, const char *name,
+                                 void *opaque, Error **errp)
+{
+    PnvVas *s = PNV_VAS(obj);
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; s->win && i < s->nr_windows; i++) {
+        n += s->win[i].withheld;
+    }
+    visit_type_uint32(v, name, &n, errp);
+}
+
+/*
+ * x-return-withheld-credits: a test's way out of what real hardware never
+ * recovers from. Every send credit kept by x-inject-lose-credit or by a
+ * lost fault CRB goes back to its window (open or being closed), so a
+ * vas_win_close() polling TX_WCRED returns.
+ */
+static void pnv_vas_set_return_withheld(Object *obj, Visitor *v,
+                                        const char *name, void *opaque,
+                                        Error **errp)
+{
+    PnvVas *s = PNV_VAS(obj);
+    bool value;
+
+    if (!visit_type_bool(v, name, &value, errp) || !value) {
+        return;
+    }
+    for (uint32_t i = 0; s->win && i < s->nr_windows; i++) {
+        if (s->win[i].withheld) {
+            pnv_vas_tx_credit(s, i, s->win[i].withheld);
+            s->win[i].withheld = 0;
+        }
+    }
+}
+
+static void pnv_vas_get_false(Object *obj, Visitor *v, const char *name,
+                              void *opaque, Error **errp)
+{
+    bool value = false;
+
+    visit_type_bool(v, name, &value, errp);
+}
+
 static void pnv_vas_instance_init(Object *obj)
 {
     PnvVas *s = PNV_VAS(obj);
@@ -925,6 +968,27 @@ static void pnv_vas_instance_init(Object *obj)
                                    OBJ_PROP_FLAG_READ);
     object_property_add_uint64_ptr(obj, "faults-lost", &s->nr_fault_lost,
                                    OBJ_PROP_FLAG_READ);
+    object_property_add_uint64_ptr(obj, "credits-lost", &s->nr_credits_lost,
+                                   OBJ_PROP_FLAG_READ);
+    object_property_add_uint64_ptr(obj, "injected-faults",
+                                   &s->nr_injected_faults, OBJ_PROP_FLAG_READ);
+    object_property_add(obj, "credits-out", "uint32",
+                        pnv_vas_get_credits_out, NULL, NULL, NULL);
+    object_property_add(obj, "credits-withheld", "uint32",
+                        pnv_vas_get_withheld, NULL, NULL, NULL);
+
+    object_property_add_uint32_ptr(obj, "x-inject-fault-next",
+                                   &s->inject_fault_next,
+                                   OBJ_PROP_FLAG_READWRITE);
+    object_property_add_uint32_ptr(obj, "x-inject-fault-fifo-full",
+                                   &s->inject_fifo_full,
+                                   OBJ_PROP_FLAG_READWRITE);
+    object_property_add_uint32_ptr(obj, "x-inject-lose-credit",
+                                   &s->inject_lose_credit,
+                                   OBJ_PROP_FLAG_READWRITE);
+    object_property_add(obj, "x-return-withheld-credits", "bool",
+                        pnv_vas_get_false, pnv_vas_set_return_withheld,
+                        NULL, NULL);
 }
 
 static void pnv_vas_class_init(ObjectClass *klass, void *data)

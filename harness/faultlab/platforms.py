@@ -129,7 +129,9 @@ PLATFORMS: dict[str, Platform] = {
             kernel_needs="a ppc64le ELF vmlinux",
             boot_timeout=180.0,
             machine=(
-                "pseries,x-vof=on,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off"
+                "pseries,x-vof=on,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off,"
+                # dedicated processors, as a PowerVM LPAR with dedicated cores (patches/0008-hw-*)
+                "x-dedicated-procs=on"
             ),
             cpu="power9",
             memory_mb=1024,

@@ -124,7 +124,8 @@ def test_powernv_nic_bus_is_overridable() -> None:
 def test_pseries() -> None:
     argv = argv_for("ppc64-pseries")
     assert one(argv, "-machine") == (
-        "pseries,x-vof=on,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off"
+        "pseries,x-vof=on,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off,"
+        "x-dedicated-procs=on"
     )
     assert one(argv, "-cpu") == "power9"
     assert one(argv, "-m") == "1024" and one(argv, "-smp") == "1"

@@ -21,10 +21,8 @@ then the resubmission), faultlab-copy-paste (COPY/PASTE corner cases of Power IS
 the faultlab_hcall module (the hcalls with hostile arguments; qtest cannot drive hcalls, which
 need a running CPU).
 
-Not covered here: default credits following DLPAR core add/remove. The model derives them
-from the cores present, but QEMU marks every pseries partition shared-processor (the VPA's
-shared bit, spapr_hcall.c), and Linux then skips its CPU-reconfig notifier and relies on
-H_SET_PPP through /proc/powerpc/lparcfg, which QEMU does not implement.
+Default credits following DLPAR core add/remove, and QoS credits through update_total_credits,
+are scenarios/pseries_dlpar.py (the platform runs x-dedicated-procs=on, patches/0008-hw-*).
 """
 
 from __future__ import annotations

@@ -36,14 +36,10 @@
 #include <unistd.h>
 #include <asm/vas-api.h>
 
+#include "nx-user.h"
+
 #define SRC_LEN         65536
 #define TGT_LEN         (2 * SRC_LEN)
-#define FC_COMPRESS_FHT 0x00
-#define CC_FAULT        250
-#define PASTE_OFFSET    0x400
-#define CSB_OFF         0xf0
-#define CPB_OFF         0x100
-#define CPB_OUT_CRC     (CPB_OFF + 0x184)
 
 static volatile int got_sig, got_code;
 static volatile uintptr_t got_addr;
@@ -54,61 +50,6 @@ static void handler(int sig, siginfo_t *si, void *uc)
 	got_code = si->si_code;
 	got_addr = (uintptr_t)si->si_addr;
 	got_sig = sig;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v;
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, v >> 32);
-	put_be32(p + 4, (uint32_t)v);
-}
-
-static uint32_t get_be32(const volatile uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get_be64(const volatile uint8_t *p)
-{
-	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
-
-static uint32_t crc32_ieee(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xffffffff;
-
-	while (n--) {
-		c ^= *p++;
-		for (int k = 0; k < 8; k++)
-			c = (c >> 1) ^ (0xedb88320 & -(c & 1));
-	}
-	return ~c;
-}
-
-/* copy RA=0,RB=crb then paste. RA=0,RB=addr; returns CR0 (4 bits). */
-static unsigned int copy_paste(void *crb, void *addr)
-{
-	uint32_t cr;
-
-	__asm__ volatile("sync\n\t"
-					 ".long 0x7c20060c | (%1 << 11)\n\t"
-					 ".long 0x7c20070d | (%2 << 11)\n\t"
-					 "mfocrf %0, 0x80\n\t"
-					 "sync"
-					 : "=r"(cr) : "b"(crb), "b"(addr) : "memory", "cr0");
-	return (cr >> 28) & 0xf;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 struct submit {

@@ -17,7 +17,6 @@ one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import zlib
@@ -28,13 +27,11 @@ from faultlab.scenarios.pseries import (
     GUNZ,
     GZFHT,
     PARALLEL,
-    PARALLEL_SIZE,
     SIZES,
     WORKDIR,
     check_fault_cases,
     guest_bytes,
-    host_gunzip,
-    round_trip,
+    selftest_runs,
 )
 
 VAS = "/machine/chip[0]/vas"
@@ -112,46 +109,7 @@ def nx_selftests(ctx: ScenarioContext) -> None:
         "windows open after boot (fault + 4 receive + 1 842 send)", qom_int(ctx, "open-windows"), 6
     )
 
-    for bs, size in SIZES:
-        path = f"{WORKDIR}/nx-tempfile.0.{bs}"
-        ctx.must(f"dd if=/dev/urandom of={path} bs={bs} count=1 2>/dev/null")
-        round_trip(ctx, f"random {bs}", path, size)
-
-    text = f"{WORKDIR}/text"
-    ctx.must(f"yes 'faultlab powernv nx-gzip line' | head -c 1000000 > {text}")
-    size = int(ctx.must(f"wc -c < {text}").strip())
-    comp = round_trip(ctx, "text", text, size)
-    ctx.check(
-        "text: NX output at most a tenth of the input",
-        comp.gzip_bytes * 10 <= size,
-        comp.gzip_bytes,
-        f"<= {size // 10}",
-    )
-    original = guest_bytes(ctx, text)
-    status, plain, err = host_gunzip(guest_bytes(ctx, f"{text}.nx.gz"))
-    ctx.expect_eq("host gzip -d accepts the guest's NX output", (status, err), (0, ""))
-    ctx.expect_eq(
-        "host gzip -d output = the guest's original (sha256)",
-        hashlib.sha256(plain).hexdigest(),
-        hashlib.sha256(original).hexdigest(),
-    )
-
-    bs, size = PARALLEL_SIZE
-    jobs = []
-    for i in range(1, PARALLEL + 1):
-        p = f"{WORKDIR}/nx-tempfile.{i}.{bs}"
-        jobs.append(
-            f"(cd {WORKDIR} && dd if=/dev/urandom of={p} bs={bs} count=1 2>/dev/null && "
-            f"{GZFHT} {p} && "
-            f"{GUNZ} {p}.nx.gz && cmp {p} {p}.nx.gz.nx.gunzip && echo ok-{i}) "
-            f"> {p}.log 2>&1 &"
-        )
-    ctx.must(" ".join(jobs) + " wait", timeout=900)
-    for i in range(1, PARALLEL + 1):
-        log = ctx.read(f"{WORKDIR}/nx-tempfile.{i}.{bs}.log")
-        ctx.expect_in(
-            f"parallel {i}: gzfht_test, gunz_test and cmp all succeeded", f"ok-{i}", log, "its log"
-        )
+    selftest_runs(ctx, "powernv")
 
     # vas_win_close() waits for every send credit before it clears the window: all back.
     ctx.expect_eq(

@@ -215,6 +215,11 @@ class ScenarioContext:
         found = needle in haystack
         return self.check(name, found, "present" if found else f"absent from {where}", needle)
 
+    def expect_absent(self, name: str, needle: str, haystack: str) -> bool:
+        """The twin of expect_in: `needle` (an error message, say) must not occur."""
+        absent = needle not in haystack
+        return self.check(name, absent, "absent" if absent else "present", "absent")
+
     def expect_range(self, name: str, observed: float, low: float, high: float) -> bool:
         return self.check(name, low <= observed <= high, observed, f"{low} .. {high}")
 

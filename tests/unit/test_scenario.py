@@ -49,6 +49,23 @@ def test_a_failed_check_fails_with_its_name(cache: FakeCache) -> None:
     assert checks[1] == {"name": "dst bytes", "ok": False, "observed": "abcd", "expected": "abce"}
 
 
+def test_expect_absent_fails_when_the_message_is_there(cache: FakeCache) -> None:
+    def body(ctx: ScenarioContext) -> None:
+        assert ctx.expect_absent("no oops", "Oops", "boot ok\n")
+        assert not ctx.expect_absent(
+            "no hung task", "blocked for more than", "task x blocked for more than 120 seconds"
+        )
+
+    verdict, reason, data = run(cache, make("t/absent", body))
+    assert verdict == "fail" and "no hung task" in reason
+    recorded = data["extra"]["checks"]  # type: ignore[index]
+    checks = [(c["name"], c["ok"], c["observed"], c["expected"]) for c in recorded]
+    assert checks == [
+        ("no oops", True, "absent", "absent"),
+        ("no hung task", False, "present", "absent"),
+    ]
+
+
 def test_no_checks_is_an_error_not_a_pass(cache: FakeCache) -> None:
     verdict, reason, _ = run(cache, make("t/none", lambda ctx: None))
     assert (verdict, reason) == ("error", "the scenario made no checks")

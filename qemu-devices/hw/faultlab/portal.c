@@ -4,6 +4,7 @@
  * See portal.h.
  */
 #include "qemu/osdep.h"
+#include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "qemu/rcu.h"
 #include "exec/memory.h"
@@ -39,6 +40,32 @@ FaultlabPortalAnswer faultlab_portal_store(AddressSpace *as, hwaddr addr,
     trace_faultlab_portal_store(st->kind, addr, st->len, st->pasid, answer);
     return answer;
 }
+
+static uint64_t faultlab_portal_mmio_read(void *opaque, hwaddr addr,
+                                          unsigned size)
+{
+    qemu_log_mask(LOG_GUEST_ERROR, "%s: load from paste address "
+                  "offset 0x%" HWADDR_PRIx "\n",
+                  object_get_typename(OBJECT(opaque)), addr);
+    return 0;
+}
+
+static void faultlab_portal_mmio_write(void *opaque, hwaddr addr,
+                                       uint64_t val, unsigned size)
+{
+    qemu_log_mask(LOG_GUEST_ERROR, "%s: ordinary store to paste "
+                  "address offset 0x%" HWADDR_PRIx " ignored\n",
+                  object_get_typename(OBJECT(opaque)), addr);
+}
+
+/* Loads read 0 and stores are dropped, so byte order does not matter. */
+const MemoryRegionOps faultlab_portal_mmio_ops = {
+    .read = faultlab_portal_mmio_read,
+    .write = faultlab_portal_mmio_write,
+    .endianness = DEVICE_BIG_ENDIAN,
+    .valid.min_access_size = 1,
+    .valid.max_access_size = 8,
+};
 
 static const TypeInfo faultlab_portal_info = {
     .name = TYPE_FAULTLAB_PORTAL,

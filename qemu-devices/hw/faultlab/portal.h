@@ -68,4 +68,12 @@ struct FaultlabPortalClass {
 FaultlabPortalAnswer faultlab_portal_store(AddressSpace *as, hwaddr addr,
                                            FaultlabStore *st);
 
+/*
+ * MemoryRegionOps for a portal's own region (the opaque is the owning
+ * device): the blocks arrive through faultlab_portal_store(); an ordinary
+ * load or store there is a guest error, logged with the device's type name.
+ * Loads read 0, stores are dropped.
+ */
+extern const MemoryRegionOps faultlab_portal_mmio_ops;
+
 #endif

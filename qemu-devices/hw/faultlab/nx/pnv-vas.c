@@ -509,28 +509,6 @@ static FaultlabPortalAnswer pnv_vas_portal_store(FaultlabPortal *portal,
     return FAULTLAB_PORTAL_ACCEPTED;
 }
 
-static uint64_t pnv_vas_paste_read(void *opaque, hwaddr addr, unsigned size)
-{
-    qemu_log_mask(LOG_GUEST_ERROR, "pnv-vas: load from paste address "
-                  "offset 0x%" HWADDR_PRIx "\n", addr);
-    return 0;
-}
-
-static void pnv_vas_paste_write(void *opaque, hwaddr addr, uint64_t val,
-                                unsigned size)
-{
-    qemu_log_mask(LOG_GUEST_ERROR, "pnv-vas: ordinary store to paste "
-                  "address offset 0x%" HWADDR_PRIx " ignored\n", addr);
-}
-
-static const MemoryRegionOps pnv_vas_paste_ops = {
-    .read = pnv_vas_paste_read,
-    .write = pnv_vas_paste_write,
-    .endianness = DEVICE_BIG_ENDIAN,
-    .valid.min_access_size = 1,
-    .valid.max_access_size = 8,
-};
-
 /* HV window contexts */
 
 static uint64_t pnv_vas_hvwc_read(void *opaque, hwaddr addr, unsigned size)
@@ -805,7 +783,7 @@ static void pnv_vas_realize(DeviceState *dev, Error **errp)
     memory_region_init_io(&s->uwc_mr, OBJECT(s), &pnv_vas_uwc_ops, s,
                           "vas-uwc",
                           (uint64_t)VAS_WINDOWS_PER_CHIP * VAS_UWC_SIZE);
-    memory_region_init_io(&s->paste_mr, OBJECT(s), &pnv_vas_paste_ops, s,
+    memory_region_init_io(&s->paste_mr, OBJECT(s), &faultlab_portal_mmio_ops, s,
                           "vas-paste",
                           (uint64_t)VAS_WINDOWS_PER_CHIP * VAS_PASTE_SIZE);
     memory_region_set_enabled(&s->hvwc_mr, false);

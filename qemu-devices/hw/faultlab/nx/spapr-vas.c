@@ -266,28 +266,6 @@ static FaultlabPortalAnswer spapr_vas_portal_store(FaultlabPortal *portal,
     return FAULTLAB_PORTAL_ACCEPTED;
 }
 
-static uint64_t spapr_vas_mmio_read(void *opaque, hwaddr addr, unsigned size)
-{
-    qemu_log_mask(LOG_GUEST_ERROR, "spapr-vas: load from paste address "
-                  "offset 0x%" HWADDR_PRIx "\n", addr);
-    return 0;
-}
-
-static void spapr_vas_mmio_write(void *opaque, hwaddr addr, uint64_t val,
-                                 unsigned size)
-{
-    qemu_log_mask(LOG_GUEST_ERROR, "spapr-vas: ordinary store to paste "
-                  "address offset 0x%" HWADDR_PRIx " ignored\n", addr);
-}
-
-static const MemoryRegionOps spapr_vas_mmio_ops = {
-    .read = spapr_vas_mmio_read,
-    .write = spapr_vas_mmio_write,
-    .endianness = DEVICE_BIG_ENDIAN,
-    .valid.min_access_size = 1,
-    .valid.max_access_size = 8,
-};
-
 /* hcalls */
 
 static bool spapr_vas_put(target_ulong addr, const void *buf, size_t len)
@@ -626,7 +604,7 @@ static void spapr_vas_realize(DeviceState *dev, Error **errp)
         s->win[i].fault_irq = irq;
     }
 
-    memory_region_init_io(&s->paste_mr, OBJECT(s), &spapr_vas_mmio_ops, s,
+    memory_region_init_io(&s->paste_mr, OBJECT(s), &faultlab_portal_mmio_ops, s,
                           "spapr-vas-paste",
                           (uint64_t)s->nr_windows * SPAPR_VAS_WIN_SIZE);
     memory_region_add_subregion(get_system_memory(), s->paste_base,

@@ -141,8 +141,9 @@ class Guest:
         *,
         on_stdout: Callable[[bytes], None] | None = None,
         on_stderr: Callable[[bytes], None] | None = None,
+        stdin: bytes | None = None,
     ) -> CommandResult:
-        return self._session.run_command(command, timeout, on_stdout, on_stderr)
+        return self._session.run_command(command, timeout, on_stdout, on_stderr, stdin)
 
     def mark_failed(self, failure: str, reason: str, excerpt: str | None = None) -> None:
         """Fail the run at the end (e.g. a probe's check did not hold)."""
@@ -466,6 +467,7 @@ class BootSession:
         timeout: float,
         on_stdout: Callable[[bytes], None] | None,
         on_stderr: Callable[[bytes], None] | None,
+        stdin: bytes | None = None,
     ) -> CommandResult:
         assert self.ssh is not None and self.result is not None and self.console is not None
         assert self.result_dir is not None
@@ -479,6 +481,7 @@ class BootSession:
                 on_stdout=on_stdout,
                 on_stderr=on_stderr,
                 poll=self._command_poll,
+                stdin=stdin,
             )
         except (SshLost, Abort) as exc:
             if self.proc is not None and not self.proc.alive():

@@ -177,6 +177,12 @@ class ScenarioContext:
         everything from the first line starting with '{' (a pretty-printed object)."""
         return parse_json_object(command, self.must(command, timeout))
 
+    def put(self, path: str, data: bytes) -> None:
+        """Write `data` to the guest file `path` (through the command's stdin)."""
+        res = self.guest.run(f"cat > {shlex.quote(path)}", DEFAULT_STEP_TIMEOUT, stdin=data)
+        if res.exit_code != 0:
+            raise StepFailed(f"cannot write {path} in the guest (status {res.exit_code})")
+
     def read(self, path: str) -> str:
         return self.must(f"cat {shlex.quote(path)}").strip()
 

@@ -167,8 +167,10 @@ class GuestSSH:
         on_stdout: Callable[[bytes], None] | None = None,
         on_stderr: Callable[[bytes], None] | None = None,
         poll: Poll | None = None,
+        stdin: bytes | None = None,
     ) -> CommandResult:
-        """Run `command`; raise SshLost if the connection dies, CommandTimeout on timeout."""
+        """Run `command` (fed `stdin`, then end-of-file, when given); raise SshLost if the
+        connection dies, CommandTimeout on timeout."""
         started = time.monotonic()
         out, err = bytearray(), bytearray()
 
@@ -187,6 +189,9 @@ class GuestSSH:
         try:
             channel = self._transport().open_session(timeout=15.0)
             channel.exec_command(command)
+            if stdin is not None:
+                channel.sendall(stdin)
+                channel.shutdown_write()
             while True:
                 if poll is not None:
                     poll()

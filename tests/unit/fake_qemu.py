@@ -257,7 +257,14 @@ def serve_ssh(port: int, console: Console, authorized: str, state: dict[str, str
                 channel.sendall(("\n".join(console.log) + "\n").encode())
             channel.send_exit_status(0)
         else:
-            proc = subprocess.run(["sh", "-c", command], capture_output=True, timeout=60)
+            # A command whose stdin the client feeds ("cat > FILE") gets it, to end-of-file.
+            data = b""
+            if command.startswith("cat > "):
+                while chunk := channel.recv(65536):
+                    data += chunk
+            proc = subprocess.run(
+                ["sh", "-c", command], input=data, capture_output=True, timeout=60
+            )
             channel.sendall(proc.stdout)
             channel.sendall_stderr(proc.stderr)
             channel.send_exit_status(proc.returncode)

@@ -49,6 +49,16 @@ def test_boot_run_and_result(cache: FakeCache) -> None:
     assert not (rd / "console.sock").exists() and not (rd / "qmp.sock").exists()
 
 
+def test_command_stdin_reaches_the_guest(cache: FakeCache, tmp_path: Path) -> None:
+    data = bytes(range(256)) * 1000
+    target = tmp_path / "put.bin"
+    with BootSession(x86()) as guest:
+        res = guest.run(f"cat > {target}", stdin=data)
+        assert res.exit_code == 0
+        assert guest.run(f"wc -c < {target}").stdout.strip() == str(len(data)).encode()
+    assert target.read_bytes() == data
+
+
 def test_warning_during_command_fails_even_with_exit_0(cache: FakeCache) -> None:
     session = BootSession(x86())
     with session as guest:

@@ -5,12 +5,15 @@ MISC_N_CTL) is done here through the chip's xscom MMIO window; then the HV windo
 are read and written where the BARs put them, with the credit semantics Linux's
 vas-window.c relies on (the adders, WIN_STATUS never busy), and hostile accesses (windows
 beyond the model, BARs moved or disabled) must leave QEMU running. Pastes need the CPU's
-paste instruction, which qtest cannot issue: the scenario nx/selftests covers them.
+paste instruction, which qtest cannot issue: the faultlab-portal-tester device hands CRBs to the
+portal path instead (a kernel-style window with real addressing), for the engine and hostile CRBs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,7 +41,9 @@ N_CTL_ENABLE = ibm_bit(0) | ibm_bit(1) | ibm_bit(6) | ibm_bit(7) | ibm_bit(8)
 HVWC = 0x0006019100000000
 UWC = 0x0006019000000000
 PASTE = 0x0008000000000000
-WINDOWS = 1024  # the model's default "windows" property
+WINDOWS = (
+    65536  # the model's default "windows" property: the kernel's VAS_WINDOWS_PER_CHIP
+)
 
 # HVWC registers
 LRX_WCRED, TX_WCRED, WINCTL, WIN_STATUS = 0x0E0, 0x0F0, 0x108, 0x110
@@ -53,7 +58,7 @@ def hvwc(win: int, reg: int, base: int = HVWC) -> int:
     return base + win * 512 + reg
 
 
-def machine_args() -> list[str]:
+def machine_args(*extra: str) -> list[str]:
     return [
         "-machine",
         "powernv9",
@@ -61,6 +66,7 @@ def machine_args() -> list[str]:
         str(paths.firmware("skiboot.lid")),
         "-m",
         "2G",
+        *extra,
     ]
 
 
@@ -146,12 +152,28 @@ def test_credit_adders_and_status(qt: QTest) -> None:
     assert qt.readq(hvwc(win, WINCTL)) == 0x1E10000000000000
 
 
+def test_fewer_windows_drop_accesses_beyond() -> None:
+    """With `windows` lowered, the contexts beyond it are not there: writes are dropped
+    and reads give 0 (logged as guest errors), the windows below still work."""
+    need_qemu("qemu-system-ppc64")
+    with QTest(
+        "qemu-system-ppc64", machine_args("-global", "pnv-vas.windows=16")
+    ) as qt:
+        enable_vas(qt)
+        qt.writeq(hvwc(16, WINCTL), ibm_bit(0))
+        assert qt.readq(hvwc(16, WINCTL)) == 0
+        qt.writeq(hvwc(WINDOWS - 1, PSWID), 0x1234)
+        assert qt.readq(hvwc(WINDOWS - 1, PSWID)) == 0
+        qt.writeq(hvwc(15, PSWID), 0x1234)
+        assert qt.readq(hvwc(15, PSWID)) == 0x1234
+
+
 def test_hostile_accesses(qt: QTest) -> None:
     enable_vas(qt)
-    # windows beyond the model: writes dropped, reads 0
-    qt.writeq(hvwc(WINDOWS, WINCTL), ibm_bit(0))
-    assert qt.readq(hvwc(WINDOWS, WINCTL)) == 0
-    qt.writeq(hvwc(65535, TX_WCRED_ADDER), 0xFFFFFFFFFFFFFFFF)
+    # every architected window exists: the last one keeps what is written
+    qt.writeq(hvwc(WINDOWS - 1, PSWID), 0x1234)
+    assert qt.readq(hvwc(WINDOWS - 1, PSWID)) == 0x1234
+    qt.writeq(hvwc(WINDOWS - 1, TX_WCRED_ADDER), 0xFFFFFFFFFFFFFFFF)
     # narrow accesses to the window contexts are refused by the region
     qt.writel(hvwc(1, WINCTL), 0xFFFFFFFF)
     assert qt.readq(hvwc(1, WINCTL)) == 0
@@ -225,3 +247,291 @@ def test_injection_knobs_and_credit_counters(qtq: tuple[QTest, QMP]) -> None:
     put("x-return-withheld-credits", True)
     assert qt.readq(hvwc(9, TX_WCRED)) == 1 << 48
     assert get("credits-withheld") == 0
+
+
+# --- CRBs pasted through the portal path, without a CPU ---------------------------------
+# The faultlab-portal-tester device (hw/faultlab/portal.c) hands a 128-byte block to
+# faultlab_portal_store() exactly as the paste instruction's TCG helper does. The send
+# window is a kernel-style window (XLATE_MSR with HV and SF, DR clear, as Linux's
+# init_xlate_regs() writes for kernel windows): NX then uses real addresses, which qtest
+# can lay out without page tables.
+HV_XLATE_MSR, HV_FAULT_TX_WIN, HV_LFIFO_BAR, HV_LFIFO_SIZE = 0x020, 0x050, 0x0A0, 0x100
+HV_LRFIFO_WIN_PTR, HV_LNOTIFY_PID = 0x128, 0x140
+WINCTL_NX_WIN, WINCTL_FAULT_WIN = ibm_bit(11), ibm_bit(10)
+XLATE_MSR_KERNEL = ibm_bit(4) | ibm_bit(5)  # HV, SF; DR and PR clear
+TX, RX, FAULT_WIN = 3, 2, 1
+TX_CREDITS = 16
+MEM = 0x10000000  # real memory the CRBs point at (the machine has 2 GiB)
+CSB, SRC, TGT, DDL, FIFO = (
+    MEM,
+    MEM + 0x10000,
+    MEM + 0x20000,
+    MEM + 0x40000,
+    MEM + 0x50000,
+)
+PT = "/machine/peripheral/pt"  # the faultlab-portal-tester
+ZEROS = MEM + 0x60000  # never written
+OUT_OF_RAM = 0x7F00000000  # no memory there: an access faults
+CC_OK, CC_DATA_LENGTH, CC_SUBFUNCTION, CC_INVALID_DDE, CC_DDE_OVERFLOW = (
+    0,
+    3,
+    17,
+    30,
+    33,
+)
+CE_TERMINATION = 0x40
+
+
+@contextlib.contextmanager
+def vas_machine() -> Iterator[tuple[QTest, QMP]]:
+    need_qemu("qemu-system-ppc64")
+    with tempfile.TemporaryDirectory(prefix="pnv-vas-") as tmp:
+        sock = Path(tmp) / "qmp.sock"
+        args = [
+            *machine_args("-device", "faultlab-portal-tester,id=pt"),
+            "-qmp",
+            f"unix:{sock},server=on,wait=off",
+        ]
+        with QTest("qemu-system-ppc64", args) as q:
+            client = QMP("pnv-vas-paste")
+            client.connect(sock)
+            try:
+                yield q, client
+            finally:
+                client.close()
+
+
+@pytest.fixture
+def nx() -> Iterator[tuple[QTest, QMP]]:
+    """VAS enabled, an NX gzip receive window, a fault window and a kernel send window."""
+    with vas_machine() as (qt, qmp):
+        enable_vas(qt)
+        qt.writeq(hvwc(RX, LRX_WCRED), 64 << 48)
+        qt.writeq(hvwc(RX, HV_LNOTIFY_PID), 2 << 44)  # coprocessor type: gzip
+        qt.writeq(hvwc(RX, WINCTL), WINCTL_OPEN_RX_MODE | WINCTL_NX_WIN)
+        qt.writeq(hvwc(FAULT_WIN, LRX_WCRED), 64 << 48)
+        qt.writeq(hvwc(FAULT_WIN, HV_LFIFO_BAR), FIFO)
+        qt.writeq(hvwc(FAULT_WIN, HV_LFIFO_SIZE), 3 << 60)  # 8 KiB: 64 entries
+        qt.writeq(hvwc(FAULT_WIN, WINCTL), WINCTL_OPEN_RX_MODE | WINCTL_FAULT_WIN)
+        qt.writeq(hvwc(TX, HV_XLATE_MSR), XLATE_MSR_KERNEL)
+        qt.writeq(hvwc(TX, HV_LRFIFO_WIN_PTR), RX << 48)
+        qt.writeq(hvwc(TX, HV_FAULT_TX_WIN), FAULT_WIN)
+        qt.writeq(hvwc(TX, PSWID), 0x00030000 << 32)
+        qt.writeq(hvwc(TX, TX_WCRED), TX_CREDITS << 48)
+        qt.writeq(hvwc(TX, WINCTL), WINCTL_OPEN_TX_MODE | WINCTL_NX_WIN)
+        yield qt, qmp
+
+
+def crb(fc: int, src: tuple[int, int, int], tgt: tuple[int, int, int]) -> bytes:
+    """A CRB: CCW function code, CSB address, source and target DDEs as (count, bytes, ea)."""
+    out = bytearray(128)
+    out[0:4] = fc.to_bytes(4, "big")
+    out[8:16] = CSB.to_bytes(8, "big")
+    for off, (count, nbytes, ea) in ((0x10, src), (0x20, tgt)):
+        out[off + 2] = count
+        out[off + 4 : off + 8] = nbytes.to_bytes(4, "big")
+        out[off + 8 : off + 16] = ea.to_bytes(8, "big")
+    return bytes(out)
+
+
+def dde(nbytes: int, ea: int, count: int = 0) -> bytes:
+    return (
+        bytes(2) + bytes([count, 0]) + nbytes.to_bytes(4, "big") + ea.to_bytes(8, "big")
+    )
+
+
+def paste(qmp: QMP, window: int, block: bytes) -> int:
+    """Paste `block` to `window`'s paste address; the answer (1 accepted, 2 refused)."""
+    addr = PASTE + (window << 16) + 0x400
+    qmp.command(
+        "qom-set",
+        path=PT,
+        property="store",
+        value=f"paste {addr:#x} {block.hex()}",
+    )
+    answer = qmp.command("qom-get", path=PT, property="answer")
+    assert isinstance(answer, int)
+    return answer
+
+
+def csb(qt: QTest) -> tuple[int, int, int, int]:
+    """(valid flag, cc, ce, count) of the CSB."""
+    raw = qt.memread(CSB, 8)
+    return raw[0] & 0x80, raw[2], raw[3], int.from_bytes(raw[4:8], "big")
+
+
+def run_crb(qt: QTest, qmp: QMP, block: bytes) -> tuple[int, int, int, int]:
+    qt.memwrite(CSB, bytes(0x800))  # CSB and CPB cleared
+    assert paste(qmp, TX, block) == 1
+    return csb(qt)
+
+
+def vas_qom(qmp: QMP, prop: str) -> int:
+    value = qmp.command("qom-get", path=VAS_QOM, property=prop)
+    assert isinstance(value, int)
+    return value
+
+
+def test_portal_tester_rejects_malformed_requests(nx: tuple[QTest, QMP]) -> None:
+    qt, qmp = nx
+    for value in (
+        "",
+        "paste 0x0",
+        "store 0x0 00",
+        f"paste 0x0 {'00' * 64}",
+        "paste x 00",
+    ):
+        with pytest.raises(QMPError):
+            qmp.command("qom-set", path=PT, property="store", value=value)
+    # a block to an address no portal owns: nothing happens, answer 0 (no device)
+    qmp.command(
+        "qom-set",
+        path=PT,
+        property="store",
+        value=f"paste {MEM:#x} {'ab' * 128}",
+    )
+    assert qmp.command("qom-get", path=PT, property="answer") == 0
+    assert qt.readb(MEM) == 0
+
+
+def test_compress_through_paste(nx: tuple[QTest, QMP]) -> None:
+    qt, qmp = nx
+    text = b"faultlab qtest paste path, kernel window, real addresses. " * 70
+    qt.memwrite(SRC, text)
+    valid, cc, _, count = run_crb(
+        qt, qmp, crb(0x00, (0, len(text), SRC), (0, 0x10000, TGT))
+    )
+    assert (valid, cc) == (0x80, CC_OK)
+    out = qt.memread(TGT, count)
+    assert zlib.decompressobj(-15).decompress(out) == text
+    assert vas_qom(qmp, "completed") == 1
+    # both credits came back
+    assert qt.readq(hvwc(TX, TX_WCRED)) >> 48 == TX_CREDITS
+    assert qt.readq(hvwc(RX, LRX_WCRED)) >> 48 == 64
+
+
+@pytest.mark.parametrize(
+    ("name", "fc", "src", "tgt", "ddl", "expect"),
+    [
+        # undefined function code and WRAP: not run, the CSB says why
+        (
+            "bad function code",
+            0x1C,
+            (0, 64, SRC),
+            (0, 4096, TGT),
+            b"",
+            (CC_SUBFUNCTION, CE_TERMINATION),
+        ),
+        (
+            "WRAP function code",
+            0x1E,
+            (0, 64, SRC),
+            (0, 4096, TGT),
+            b"",
+            (CC_SUBFUNCTION, CE_TERMINATION),
+        ),
+        # a direct DDE whose range wraps past 2^64
+        (
+            "source wraps the address space",
+            0x00,
+            (0, 4096, 2**64 - 16),
+            (0, 4096, TGT),
+            b"",
+            (CC_INVALID_DDE, CE_TERMINATION),
+        ),
+        # an indirect list entry that is itself indirect (a list pointing at a list)
+        (
+            "nested indirect DDE",
+            0x00,
+            (2, 128, DDL),
+            (0, 4096, TGT),
+            dde(64, SRC) + dde(64, DDL, count=2),
+            (CC_INVALID_DDE, CE_TERMINATION),
+        ),
+        # the byte count promises more than the list holds
+        (
+            "byte count beyond the list",
+            0x00,
+            (2, 8192, DDL),
+            (0, 4096, TGT),
+            dde(64, SRC) + dde(64, SRC + 64),
+            (CC_DDE_OVERFLOW, CE_TERMINATION),
+        ),
+        # the longest list (255 entries), all but the last empty: fine, 64 zero bytes compress
+        (
+            "255 empty list entries",
+            0x00,
+            (255, 64, DDL),
+            (0, 4096, TGT),
+            dde(0, SRC) * 254 + dde(64, ZEROS),
+            (CC_OK, None),
+        ),
+    ],
+)
+def test_hostile_crbs(
+    nx: tuple[QTest, QMP],
+    name: str,
+    fc: int,
+    src: tuple[int, int, int],
+    tgt: tuple[int, int, int],
+    ddl: bytes,
+    expect: tuple[int, int | None],
+) -> None:
+    qt, qmp = nx
+    qt.memwrite(SRC, bytes(range(256)) * 32)
+    if ddl:
+        qt.memwrite(DDL, ddl)
+    valid, cc, ce, _ = run_crb(qt, qmp, crb(fc, src, tgt))
+    assert valid == 0x80, name
+    assert cc == expect[0], name
+    if expect[1] is not None:
+        assert ce & CE_TERMINATION, name
+    # the send credit came back and QEMU still answers
+    assert qt.readq(hvwc(TX, TX_WCRED)) >> 48 == TX_CREDITS
+    assert vas_qom(qmp, "faults") == 0
+
+
+def test_fault_crb_for_memory_nx_cannot_reach(nx: tuple[QTest, QMP]) -> None:
+    """A source beyond RAM is a fault NX cannot resolve: the stamped CRB goes to the fault
+    window's FIFO with the address, the send credit stays out until the OS returns it."""
+    qt, qmp = nx
+    qt.memwrite(FIFO, bytes(128))
+    block = crb(0x00, (0, 4096, OUT_OF_RAM), (0, 4096, TGT))
+    assert run_crb(qt, qmp, block)[0] == 0  # no CSB: the OS writes it
+    entry = qt.memread(FIFO, 128)
+    assert (
+        int.from_bytes(entry[0x40:0x48], "big") == OUT_OF_RAM
+    )  # fault address stamped
+    assert (
+        int.from_bytes(entry[0x4C:0x50], "big") == 0x00030000
+    )  # the send window's PSWID
+    assert entry[0x10:0x30] == block[0x10:0x30]  # the DDEs as pasted
+    assert vas_qom(qmp, "faults") == 1
+    assert qt.readq(hvwc(TX, TX_WCRED)) >> 48 == TX_CREDITS - 1
+    assert qt.readq(hvwc(FAULT_WIN, LRX_WCRED)) >> 48 == 63
+
+
+def test_pastes_refused(nx: tuple[QTest, QMP]) -> None:
+    qt, qmp = nx
+    block = crb(0x00, (0, 64, SRC), (0, 4096, TGT))
+    # a window that is not open, and one beyond the architected 65536 (no portal there)
+    assert paste(qmp, 40, block) == 2
+    qmp.command(
+        "qom-set",
+        path=PT,
+        property="store",
+        value=f"paste {PASTE + (WINDOWS << 16):#x} {block.hex()}",
+    )
+    assert qmp.command("qom-get", path=PT, property="answer") == 0
+    # a send window out of credits refuses the paste (WINCTL REJ_NO_CREDIT semantics)
+    qt.writeq(hvwc(TX, TX_WCRED), 0)
+    assert paste(qmp, TX, block) == 2
+    assert vas_qom(qmp, "rejected") == 2
+    # wrong size for a paste (a 64-byte x86 store to a paste address): refused
+    qmp.command(
+        "qom-set",
+        path=PT,
+        property="store",
+        value=f"movdir64b {PASTE + (TX << 16):#x} {'00' * 64}",
+    )
+    assert qmp.command("qom-get", path=PT, property="answer") == 2

@@ -36,6 +36,11 @@ bool nx_radix_xlate(const NXRadixSpace *sp, uint64_t ea, bool write,
     uint32_t pid;
     int bits, level;
 
+    if (sp->real) {
+        *raddr = ea & NX_RADIX_REAL_MASK;
+        *page_size = NX_RADIX_REAL_CHUNK;
+        return true;
+    }
     switch (ea & NX_RADIX_EADDR_QUADRANT) {
     case 0:
         pid = sp->pid;

@@ -20,6 +20,9 @@
 #define NX_RADIX_PRTB               0x0FFFFFFFFFFFF000ULL   /* PATE dword 1 */
 #define NX_RADIX_PRTS               0x000000000000001FULL
 #define NX_RADIX_EADDR_QUADRANT     0xC000000000000000ULL
+/* Real addressing: the address bits used, and the span handled per step */
+#define NX_RADIX_REAL_MASK          0x0FFFFFFFFFFFFFFFULL
+#define NX_RADIX_REAL_CHUNK         0x1000ULL
 
 typedef struct NXRadixSpace {
     uint64_t prtb;          /* process table (real address) */
@@ -27,6 +30,12 @@ typedef struct NXRadixSpace {
     uint32_t pid;           /* the process of quadrant 0 */
     /* problem state: privileged pages fault, quadrant 3 (PID 0) refused */
     bool pr;
+    /*
+     * Real addressing (the window's XLATE_MSR has DR clear, as Linux sets
+     * for kernel windows): effective addresses are real addresses, with
+     * bits 0:3 ignored as in hypervisor real mode; nothing is translated.
+     */
+    bool real;
     const char *owner;      /* for guest-error messages */
     uint32_t winid;
 } NXRadixSpace;

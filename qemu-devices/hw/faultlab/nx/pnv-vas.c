@@ -93,12 +93,13 @@ OBJECT_DECLARE_SIMPLE_TYPE(PnvVas, PNV_VAS)
 #define VAS_UWC_SIZE                (64 * KiB)
 #define VAS_PASTE_SIZE              (64 * KiB)
 #define VAS_WINDOWS_PER_CHIP        65536
-#define PNV_VAS_MAX_WINDOWS         4096
+#define PNV_VAS_MAX_WINDOWS         VAS_WINDOWS_PER_CHIP
 
 /* HV window context registers (Linux vas.h VREG offsets) / 8 */
 #define HV_LPID                     (0x010 / 8)
 #define HV_PID                      (0x018 / 8)
 #define HV_XLATE_MSR                (0x020 / 8)
+#define   XLATE_MSR_DR              IBM_BIT(0)
 #define   XLATE_MSR_PR              IBM_BIT(2)
 #define HV_FAULT_TX_WIN             (0x050 / 8)
 #define HV_HV_INTR_SRC_RA           (0x070 / 8)
@@ -232,21 +233,23 @@ static bool pnv_vas_ldq(hwaddr addr, uint64_t *val)
  * The window's process as NX sees it: partition-table entry [LPID] (PTCR,
  * radix host), its process table, PID for quadrant 0 (PID 0 for quadrant 3,
  * the kernel's, unless problem state). Without a radix partition-table entry
- * every access faults (prtb_size 0).
+ * every access faults (prtb_size 0). With XLATE_MSR.DR clear (Linux's kernel
+ * windows) NX uses real addresses and nothing is translated.
  */
 static NXRadixSpace pnv_vas_space(uint32_t winid, uint32_t lpid, uint32_t pid,
-                                  bool pr)
+                                  uint64_t xlate_msr)
 {
     NXRadixSpace sp = {
         .pid = pid,
-        .pr = pr,
+        .pr = xlate_msr & XLATE_MSR_PR,
+        .real = !(xlate_msr & XLATE_MSR_DR),
         .owner = "pnv-vas",
         .winid = winid,
     };
     CPUState *cs = first_cpu;
     uint64_t ptcr, patb, pate0, pate1;
 
-    if (!cs) {
+    if (sp.real || !cs) {
         return sp;
     }
     ptcr = POWERPC_CPU(cs)->env.spr[SPR_PTCR];
@@ -394,7 +397,7 @@ static void pnv_vas_run_gzip(PnvVas *s, uint32_t txid, uint32_t rxid,
     PnvVasXlate x = {
         .s = s,
         .sp = pnv_vas_space(txid, r[HV_LPID] >> 52, r[HV_PID] >> 44,
-                            r[HV_XLATE_MSR] & XLATE_MSR_PR),
+                            r[HV_XLATE_MSR]),
     };
     uint8_t crb[NX_GZIP_CRB_SIZE];
     NXGzipResult res;
@@ -836,7 +839,8 @@ static const VMStateDescription vmstate_pnv_vas = {
 
 static const Property pnv_vas_properties[] = {
     DEFINE_PROP_LINK("chip", PnvVas, chip, TYPE_PNV_CHIP, PnvChip *),
-    DEFINE_PROP_UINT32("windows", PnvVas, nr_windows, 1024),
+    DEFINE_PROP_UINT32("windows", PnvVas, nr_windows,
+                       VAS_WINDOWS_PER_CHIP),
     DEFINE_PROP_UINT64("max-processed-len", PnvVas, max_processed_len, 0),
 };
 

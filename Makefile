@@ -67,7 +67,7 @@ test-e2e: setup
 	@$(PY) -m pytest -m e2e $(PYTEST_ARGS)
 
 bench: setup
-	@$(VENV)/bin/faultlab bench --runs 5 --json results/bench.json
+	@$(VENV)/bin/faultlab bench --runs 5 --rates --json results/bench.json
 
 clean-results:
 	rm -rf results

@@ -1,5 +1,6 @@
 """`faultlab bench`: boot-to-SSH time per platform (median/min/max of N runs), plus, for
-x86_64, the same kernel under virtme-ng (vng) with our QEMU, and the faultlab/vng ratio.
+x86_64, the same kernel under virtme-ng (vng) with our QEMU, and the faultlab/vng ratio;
+with --rates, the fault-path rates of faultlab.bench_rates.
 
 faultlab's time is measured from QEMU's start to an SSH session being established; the
 comparison with vng uses "boot to a finished `true`" on both sides (faultlab: SSH ready + the
@@ -224,6 +225,10 @@ def format_table(report: dict[str, Any]) -> str:
     ]
     ratio = report.get("ratio_faultlab_over_vng")
     lines.append(f"faultlab/virtme-ng (x86_64, boot to `true`): {ratio}")
+    if "fault_rates" in report:
+        from faultlab.bench_rates import format_rates
+
+        lines += ["", format_rates(report["fault_rates"], report["runs"])]
     return "\n".join(lines)
 
 
@@ -234,6 +239,7 @@ def run_bench(
     results: Path | None = None,
     json_path: Path | None = None,
     accel: str = "tcg",
+    rates: bool = False,
 ) -> tuple[dict[str, Any], Path]:
     for name in platform_names:
         get_platform(name)  # reject unknown names before booting anything
@@ -253,6 +259,10 @@ def run_bench(
         else:
             ratio = round(ours / vng["wall"]["median"], 3)
     report["ratio_faultlab_over_vng"] = ratio
+    if rates:
+        from faultlab.bench_rates import bench_rates
+
+        report["fault_rates"] = bench_rates(platform_names, runs, parent, accel)
     text = json.dumps(report, indent=2) + "\n"
     (parent / "bench.json").write_text(text)
     if json_path is not None:

@@ -137,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", type=Path, help="also write the report here")
     bench.add_argument("--results", type=Path, help="parent directory for result directories")
     bench.add_argument("--accel", default="tcg", choices=ACCEL_CHOICES)
+    bench.add_argument(
+        "--rates",
+        action="store_true",
+        help="also run the fault-rate scenarios of these platforms (faults/s, NX MB/s)",
+    )
     bench.set_defaults(func=cmd_bench)
     return parser
 
@@ -374,12 +379,18 @@ def cmd_bench(args: argparse.Namespace, tail: list[str] | None) -> int:
         raise UsageError("--runs must be at least 1")
     names = args.platforms or list(PLATFORMS)
     report, parent = run_bench(
-        names, args.runs, results=args.results, json_path=args.json, accel=args.accel
+        names,
+        args.runs,
+        results=args.results,
+        json_path=args.json,
+        accel=args.accel,
+        rates=args.rates,
     )
     print(format_table(report))
     print(f"faultlab: results in {parent}", file=sys.stderr)
     ok = all(
-        "unavailable" not in data and not data["failures"] for data in report["platforms"].values()
+        "unavailable" not in data and not data["failures"]
+        for data in [*report["platforms"].values(), *report.get("fault_rates", {}).values()]
     )
     return errors.EXIT_OK if ok else errors.EXIT_GUEST_FAILURE
 

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fakes import FakeCache
-from faultlab import bench
+from faultlab import bench, bench_rates
+from faultlab.errors import MissingArtifactError
+from faultlab.result import RunResult
+from faultlab.scenario import Scenario, ScenarioOutcome
 
 
 def write_fake_vng(path: Path, help_text: str, status: int = 0) -> str:
@@ -101,3 +105,46 @@ def test_bench_without_vng_or_artifacts(cache: FakeCache, monkeypatch: pytest.Mo
     report, _ = bench.run_bench(["aarch64"], 1)
     assert "make kernels" in report["platforms"]["aarch64"]["unavailable"]
     assert "unavailable" in bench.format_table(report)
+
+
+def fake_runner(values: list[float | None], verdicts: list[str]) -> Any:
+    """A run_scenario stand-in: run i passes or not, and measures values[i]."""
+    calls: list[Path] = []
+
+    def run(sc: Scenario, *, accel: str, result_dir: Path) -> ScenarioOutcome:
+        i = len(calls)
+        calls.append(result_dir)
+        result = RunResult(platform=sc.platform, scenario=sc.name, accel="tcg")
+        if values[i] is not None:
+            result.extra["measurements"] = {"many_faults_per_s": values[i]}
+        return ScenarioOutcome(sc.name, verdicts[i], "because", [], result, 1.0)
+
+    run.calls = calls  # type: ignore[attr-defined]
+    return run
+
+
+def test_rates_summarise_passing_runs_only(tmp_path: Path) -> None:
+    runner = fake_runner([7000.0, 9000.0, None, 123.0], ["pass", "pass", "pass", "fail"])
+    rates = bench_rates.bench_rates(["aarch64"], 4, tmp_path, "tcg", runner=runner)
+    entry = rates["smmu/many-faults"]
+    assert entry["platform"] == "aarch64" and entry["accel"] == ["tcg"]
+    assert entry["measurements"]["many_faults_per_s"]["samples"] == [7000.0, 9000.0]
+    assert entry["measurements"]["many_faults_per_s"]["median"] == 8000.0
+    assert entry["failures"] == [
+        "run3: no measurement 'many_faults_per_s'",
+        "run4: fail: because",
+    ]
+    # only the benchmarked platform's scenarios ran, each run in its own directory
+    assert set(rates) == {"smmu/many-faults"}
+    assert runner.calls[0] == tmp_path / "rates" / "smmu_many-faults" / "run1"
+    table = bench_rates.format_rates(rates, 4)
+    assert "smmu/many-faults  many_faults_per_s  8000" in table and "2/4" in table
+
+
+def test_rates_missing_artifacts_are_unavailable(tmp_path: Path) -> None:
+    def run(sc: Scenario, *, accel: str, result_dir: Path) -> ScenarioOutcome:
+        raise MissingArtifactError("no kernel for ppc64le: run make kernels")
+
+    rates = bench_rates.bench_rates(["ppc64-powernv"], 2, tmp_path, "tcg", runner=run)
+    assert rates["nx/many-faults"]["unavailable"].startswith("no kernel")
+    assert "unavailable: no kernel" in bench_rates.format_rates(rates, 2)

@@ -75,6 +75,9 @@ PLATFORMS: dict[str, Platform] = {
                 # page requests, SM page-walk coherency, device TLBs (ATS)
                 "x-pasid-bits=20,x-prs=on,x-smpwc=on,device-iotlb=on",
             ),
+            # The Intel DSA 2.0 model (qemu-devices/docs/dsa.md), an RC integrated endpoint
+            # on the root bus: idxd binds it as dsa0.
+            extra_devices=("faultlab-dsa,id=dsa0",),
             kvm_machine_opts="kernel-irqchip=split",
             kvm_capable=True,
             nodefaults=True,

@@ -48,7 +48,17 @@ def check_x86_64(exit_code: int | None, output: str) -> ProbeOutcome:
         return ProbeOutcome(False, f"cannot read dmar0 ecap: {ecap_text[:80]!r}")
     if not ecap >> SMTS_BIT & 1:
         return ProbeOutcome(False, f"DMAR up but ecap {ecap:#x} lacks SMTS (bit {SMTS_BIT})")
-    return ProbeOutcome(True, f"DMAR up, dmar0 ecap {ecap:#x} has SMTS (scalable mode)")
+    # The faultlab-dsa model (qemu-devices/docs/dsa.md): idxd bound it as dsa0, DSA 2.0.
+    dsa = _section(output, "dsa").split()
+    if dsa[:2] != ["dsa0", "0x200"]:
+        return ProbeOutcome(
+            False,
+            f"DMAR up (ecap {ecap:#x}) but idxd did not bind the DSA model as dsa0 "
+            f"(dsa0 version: {' '.join(dsa) or 'none'})",
+        )
+    return ProbeOutcome(
+        True, f"DMAR up, dmar0 ecap {ecap:#x} has SMTS (scalable mode); idxd bound dsa0 (v2.0)"
+    )
 
 
 # arm-smmu-v3's feature bits (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.h) that I/O page
@@ -107,9 +117,11 @@ PROBES: dict[str, Probe] = {
     for p in (
         Probe(
             "x86_64",
-            "intel-iommu (DMAR) in scalable mode",
+            "intel-iommu (DMAR) in scalable mode, idxd bound to the DSA model",
             "echo '=== dmar'; dmesg | grep -i -e DMAR -e 'Directed I/O'; "
-            "echo '=== ecap'; cat /sys/class/iommu/dmar0/intel-iommu/ecap",
+            "echo '=== ecap'; cat /sys/class/iommu/dmar0/intel-iommu/ecap; "
+            "echo '=== dsa'; test -e /sys/bus/dsa/devices/dsa0 && echo dsa0 && "
+            "cat /sys/bus/dsa/devices/dsa0/version",
             check_x86_64,
         ),
         Probe(

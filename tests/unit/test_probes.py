@@ -25,8 +25,11 @@ def test_every_platform_has_a_probe() -> None:
 
 
 def test_x86_64_scalable_mode_bit() -> None:
-    ok = check_x86_64(0, DMAR + "=== ecap\n2afcf1e1e8f5e\n")  # bit 43 set (QEMU scalable mode)
-    assert ok.passed and "SMTS" in ok.evidence
+    dsa = "=== dsa\ndsa0\n0x200\n"
+    ok = check_x86_64(0, DMAR + "=== ecap\n2afcf1e1e8f5e\n" + dsa)  # bit 43 set (scalable mode)
+    assert ok.passed and "SMTS" in ok.evidence and "dsa0" in ok.evidence
+    no_dsa = check_x86_64(0, DMAR + "=== ecap\n2afcf1e1e8f5e\n=== dsa\n")
+    assert not no_dsa.passed and "did not bind" in no_dsa.evidence
     legacy = check_x86_64(0, DMAR + "=== ecap\nf0205e\n")
     assert not legacy.passed and "lacks SMTS" in legacy.evidence
     assert not check_x86_64(0, "=== dmar\n=== ecap\n2afcf1e1e8f5e\n").passed

@@ -11,3 +11,5 @@ CONFIG_VIRTIO_SERIAL=y
 CONFIG_WDT_IB6300ESB=y
 # faultlab-dma, the PASID DMA test engine (a plain PCI Express device).
 CONFIG_FAULTLAB_DMA=y
+# faultlab-dsa, the Intel DSA 2.0 model (a PCI Express RC integrated endpoint).
+CONFIG_FAULTLAB_DSA=y

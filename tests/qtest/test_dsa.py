@@ -1,0 +1,757 @@
+"""faultlab-dsa, the Intel DSA 2.0 model, through qtest (qemu-devices/docs/dsa.md).
+
+q35 without intel-iommu: the device does plain bus-master DMA (no PASID IOMMU), so these
+tests cover the PCI function, the registers and commands, descriptor processing through
+the portals (handed over by the generic faultlab-portal-tester device, as the TCG
+MOVDIR64B/ENQCMD helpers do), completion records, interrupts, the event log (a completion
+record address where nothing answers is the fault), batches, SWERR, the QOM knobs and
+guest-hostile values. Page requests need VT-d and a guest: the x86_64 guest runs them.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import struct
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from faultlab import paths
+from faultlab.qmp import QMP
+from faultlab.qtest import QTest
+from faultlab.qtest_dsa import (
+    BAR0_SIZE,
+    BAR2_SIZE,
+    CLASS_CODE,
+    CMDCAP_VALUE,
+    DEVICE_ID,
+    ENGCAP_VALUE,
+    ERR_WQ_DISABLED,
+    ERR_WQ_MODE,
+    GENCAP_VALUE,
+    GENCFG_EVL_EN,
+    GRPCAP_VALUE,
+    INTC_CMD,
+    INTC_ERR,
+    INTC_EVL,
+    MSIX_VECTORS,
+    OPCAP0_VALUE,
+    PORTAL_ACCEPTED,
+    PORTAL_RETRY,
+    REG_CMDCAP,
+    REG_CMDSTS,
+    REG_ENGCAP,
+    REG_EVLCFG,
+    REG_GENCAP,
+    REG_GENCFG,
+    REG_GENSTS,
+    REG_GRPCAP,
+    REG_INTCAUSE,
+    REG_OPCAP,
+    REG_SWERR,
+    REG_TABLE_OFFSET,
+    REG_VERSION,
+    REG_WQCAP,
+    STATUS_WRITE,
+    SWERR_OVERFLOW,
+    SWERR_VALID,
+    TABLE0_VALUE,
+    VENDOR_ID,
+    VERSION_VALUE,
+    WQCAP_VALUE,
+    WQCFG2_DEDICATED,
+    WQCFG2_PASID_EN,
+    Cmd,
+    CmdStatus,
+    Dsa,
+    EvlEntry,
+    Flag,
+    Opcode,
+    Status,
+    attach,
+    desc,
+)
+from faultlab.qtest_pci import (
+    PCI_CAP_ID_EXP,
+    PCI_CLASS_REVISION,
+    PCI_EXP_DEVCAP2,
+    PCI_EXP_DEVCAP2_EE_PREFIX,
+    PCI_EXP_FLAGS,
+    PCI_EXP_TYPE_RC_END,
+    PCI_EXT_CAP_ID_PASID,
+    PCI_PASID_CAP,
+    PCI_VENDOR_ID,
+)
+
+from .conftest import need_qemu
+
+pytestmark = pytest.mark.qtest
+
+BINARY = "qemu-system-x86_64"
+UNBACKED = 0x4000_0000_0000  # nothing answers there: a DMA fault without an IOMMU
+RAM_END = 256 << 20  # q35 -m 256: RAM below, nothing above until the PCI hole
+PCI_EXT_CAP_ID_ATS = 0x0F
+PCI_EXT_CAP_ID_PRI = 0x13
+PCI_CAP_ID_MSIX = 0x11
+
+
+def mib(n: int, off: int = 0) -> int:
+    return (n << 20) + off
+
+
+@dataclass
+class Session:
+    qt: QTest
+    qmp: QMP
+    dsa: Dsa
+
+    def qom(self, prop: str) -> object:
+        return self.qmp.command(
+            "qom-get", path="/machine/peripheral/dsa0", property=prop
+        )
+
+    def qom_set(self, prop: str, value: object) -> None:
+        self.qmp.command(
+            "qom-set", path="/machine/peripheral/dsa0", property=prop, value=value
+        )
+
+    def submit(
+        self, wq: int, d: bytes, kind: str = "movdir64b", pasid: int | None = None
+    ) -> int:
+        return self.dsa.submit(self.qmp, wq, d, kind, pasid)
+
+    def enable(
+        self, *wqs: int, evl: tuple[int, int] | None = None, **cfg: object
+    ) -> None:
+        """Configure ``wqs`` (dedicated unless told), the event log, enable device and WQs."""
+        for wq in wqs:
+            self.dsa.config_wq(wq, **cfg)  # type: ignore[arg-type]
+        if evl is not None:
+            self.dsa.config_evl(*evl)
+        assert self.dsa.command(Cmd.ENABLE_DEVICE) == CmdStatus.SUCCESS
+        for wq in wqs:
+            assert self.dsa.command(Cmd.ENABLE_WQ, wq) == CmdStatus.SUCCESS
+
+
+@functools.cache
+def portal_tester_error() -> str:
+    """Why QEMU cannot create the faultlab-portal-tester object ("" when it can)."""
+    argv = [str(paths.qemu_binary(BINARY)), "-machine", "none", "-display", "none"]
+    argv += ["-nodefaults", "-S", "-device", "faultlab-portal-tester,id=pt"]
+    try:
+        done = subprocess.run(
+            argv, check=False, capture_output=True, text=True, timeout=5
+        )
+    except subprocess.TimeoutExpired:
+        return ""  # it started and waits, stopped (-S): the object exists
+    return done.stderr.strip() or f"exit status {done.returncode}"
+
+
+def open_session(
+    device: str = "faultlab-dsa,id=dsa0", portal: bool = True
+) -> Iterator[Session]:
+    need_qemu(BINARY)
+    if portal and portal_tester_error():
+        pytest.skip(
+            f"QEMU cannot create faultlab-portal-tester: {portal_tester_error()}"
+        )
+    with tempfile.TemporaryDirectory(prefix="faultlab-dsa-") as tmp:
+        sock = Path(tmp) / "qmp.sock"
+        args = [
+            "-machine", "q35", "-m", "256",
+            "-device", device,
+            "-qmp", f"unix:{sock},server=on,wait=off",
+        ]  # fmt: skip
+        if portal:
+            args += ["-device", "faultlab-portal-tester,id=pt"]
+        with QTest(BINARY, args) as qt:
+            client = QMP("faultlab-dsa-test")
+            client.connect(sock)
+            try:
+                yield Session(qt, client, attach(qt))
+            finally:
+                client.close()
+
+
+@pytest.fixture
+def s() -> Iterator[Session]:
+    """With the portal tester: descriptors can be submitted."""
+    yield from open_session()
+
+
+@pytest.fixture
+def r() -> Iterator[Session]:
+    """Registers and commands only (no portal tester)."""
+    yield from open_session(portal=False)
+
+
+def fill(qt: QTest, addr: int, length: int, seed: int) -> bytes:
+    data = random.Random(seed).randbytes(length)
+    qt.memwrite(addr, data)
+    return data
+
+
+# -- PCI function and registers ------------------------------------------------
+
+
+def test_pci_identity_and_capabilities(r: Session) -> None:
+    fn = r.dsa.fn
+    assert fn.readl(PCI_VENDOR_ID) == DEVICE_ID << 16 | VENDOR_ID
+    assert fn.readl(PCI_CLASS_REVISION) >> 16 == CLASS_CODE
+    exp = fn.find_cap(PCI_CAP_ID_EXP)
+    assert exp and (fn.readw(exp + PCI_EXP_FLAGS) >> 4) & 0xF == PCI_EXP_TYPE_RC_END
+    assert fn.readl(exp + PCI_EXP_DEVCAP2) & PCI_EXP_DEVCAP2_EE_PREFIX
+    pasid = fn.find_ext_cap(PCI_EXT_CAP_ID_PASID)
+    # Max PASID Width 20, Privileged Mode Supported (bit 2)
+    assert pasid and fn.readw(pasid + PCI_PASID_CAP) == 20 << 8 | 0x4
+    ats = fn.find_ext_cap(PCI_EXT_CAP_ID_ATS)
+    assert ats and fn.readw(ats + 4) & 0x20  # Page Aligned Request
+    pri = fn.find_ext_cap(PCI_EXT_CAP_ID_PRI)
+    # STATUS: Stopped (bit 8) and PRG Response PASID Required (bit 15); capacity 512
+    assert pri and fn.readw(pri + 6) == 0x8100 and fn.readl(pri + 8) == 512
+    msix = fn.find_cap(PCI_CAP_ID_MSIX)
+    assert msix
+    assert (fn.readw(msix + 2) & 0x7FF) + 1 == MSIX_VECTORS
+    assert fn.readl(msix + 4) == 0x2000  # table: BAR0 + 0x2000
+    assert fn.readl(msix + 8) == 0x3000  # PBA: BAR0 + 0x3000
+
+
+def test_bar_sizes() -> None:
+    need_qemu(BINARY)
+    with QTest(
+        BINARY, ["-machine", "q35", "-m", "256", "-device", "faultlab-dsa"]
+    ) as qt:
+        from faultlab.qtest_pci import find_function, q35_ecam
+
+        fn = find_function(q35_ecam(qt), VENDOR_ID, DEVICE_ID)
+        assert fn.bar_size(0) == BAR0_SIZE
+        assert fn.bar_size(2) == BAR2_SIZE
+
+
+def test_register_reset_values(r: Session) -> None:
+    d = r.dsa
+    assert d.read32(REG_VERSION) == VERSION_VALUE
+    assert d.read64(REG_GENCAP) == GENCAP_VALUE
+    assert d.read64(REG_WQCAP) == WQCAP_VALUE
+    assert d.read64(REG_GRPCAP) == GRPCAP_VALUE
+    assert d.read64(REG_ENGCAP) == ENGCAP_VALUE
+    assert [d.read64(REG_OPCAP + 8 * i) for i in range(4)] == [OPCAP0_VALUE, 0, 0, 0]
+    assert d.read64(REG_TABLE_OFFSET) == TABLE0_VALUE
+    assert d.read64(REG_TABLE_OFFSET + 8) == 0
+    assert d.read32(REG_CMDCAP) == CMDCAP_VALUE
+    for reg in (REG_GENCFG, REG_GENSTS, REG_INTCAUSE, REG_CMDSTS):
+        assert d.read32(reg) == 0, hex(reg)
+    assert d.swerr() == [0, 0, 0, 0]
+    assert d.evl_status() == (0, 0, False)
+    assert all(d.wqcfg(wq, dw) == 0 for wq in range(8) for dw in range(16))
+    # 32-bit halves of a 64-bit register
+    assert d.read32(REG_WQCAP) == WQCAP_VALUE & 0xFFFF_FFFF
+    assert d.read32(REG_WQCAP + 4) == WQCAP_VALUE >> 32
+    # read-only registers keep their value
+    d.write64(REG_GENCAP, 0)
+    d.write32(REG_VERSION, 0x100)
+    assert (
+        d.read64(REG_GENCAP) == GENCAP_VALUE and d.read32(REG_VERSION) == VERSION_VALUE
+    )
+
+
+# -- commands ------------------------------------------------------------------
+
+
+def test_enable_device_needs_bus_master(r: Session) -> None:
+    d = r.dsa
+    d.fn.enable(master=False)
+    assert d.command(Cmd.ENABLE_DEVICE) == CmdStatus.BUSMASTER_EN
+    assert d.read32(REG_GENSTS) == 0
+    d.fn.enable(master=True)
+    assert d.command(Cmd.ENABLE_DEVICE) == CmdStatus.SUCCESS
+    assert d.read32(REG_GENSTS) == 1
+    assert d.command(Cmd.ENABLE_DEVICE) == CmdStatus.DEV_ENABLED
+    assert d.command(Cmd.DISABLE_DEVICE) == CmdStatus.SUCCESS
+    assert d.read32(REG_GENSTS) == 0
+    assert d.command(Cmd.DISABLE_DEVICE) == CmdStatus.DIS_DEV_EN
+
+
+def test_wq_commands_and_statuses(r: Session) -> None:
+    d = r.dsa
+    assert d.command(Cmd.ENABLE_WQ, 0) == CmdStatus.DEV_NOTEN
+    assert d.command(Cmd.DISABLE_WQ, d.wq_operand(0)) == CmdStatus.DEV_NOT_EN
+    assert d.command(Cmd.ENABLE_DEVICE) == CmdStatus.SUCCESS
+    assert d.command(Cmd.ENABLE_WQ, 8) == CmdStatus.INVAL_WQIDX
+    assert d.command(Cmd.ENABLE_WQ, 0) == CmdStatus.WQ_SIZE  # size 0
+    d.set_wqcfg(0, 0, 16)
+    assert d.command(Cmd.ENABLE_WQ, 0) == CmdStatus.PASID_EN  # shared without PASID
+    d.set_wqcfg(0, 2, WQCFG2_DEDICATED | WQCFG2_PASID_EN | 5 << 8)
+    assert d.command(Cmd.ENABLE_WQ, 0) == CmdStatus.PASID_EN  # PASID cap not enabled
+    d.set_wqcfg(0, 2, WQCFG2_DEDICATED)
+    d.set_wqcfg(0, 3, 21 | 11 << 5)  # max_batch_shift 11 > 10
+    assert d.command(Cmd.ENABLE_WQ, 0) == CmdStatus.MAX_BATCH_SIZE
+    d.set_wqcfg(0, 3, 21 | 5 << 5)
+    d.set_wqcfg(1, 0, 120)  # 16 + 120 > 128
+    assert d.command(Cmd.ENABLE_WQ, 0) == CmdStatus.WQ_SIZE
+    d.set_wqcfg(1, 0, 0)
+    assert d.command(Cmd.ENABLE_WQ, 0) == CmdStatus.SUCCESS
+    assert d.wqcfg(0, 6) == 1 << 30  # wq_state enabled (read-only)
+    assert d.command(Cmd.ENABLE_WQ, 0) == CmdStatus.WQ_ENABLED
+    d.set_wqcfg(0, 0, 32)  # ignored while enabled
+    assert d.wqcfg(0, 0) == 16
+    assert d.command(Cmd.DRAIN_WQ, d.wq_operand(0)) == CmdStatus.SUCCESS
+    assert d.command(Cmd.DRAIN_ALL) == CmdStatus.SUCCESS
+    assert d.command(Cmd.DRAIN_PASID, 7) == CmdStatus.SUCCESS
+    assert d.command(Cmd.ABORT_PASID, 7) == CmdStatus.SUCCESS
+    assert d.command(Cmd.DISABLE_WQ, 1 << 9) == CmdStatus.INVAL_WQIDX
+    assert d.command(Cmd.DISABLE_WQ, d.wq_operand(0)) == CmdStatus.SUCCESS
+    assert d.wqcfg(0, 6) == 0
+    assert d.command(Cmd.RESET_WQ, d.wq_operand(0)) == CmdStatus.SUCCESS
+    assert [d.wqcfg(0, dw) for dw in range(4)] == [0, 0, 0, 0]
+    assert d.command(Cmd.REQUEST_INT_HANDLE, 1) == CmdStatus.INVAL_CMD
+    assert d.command(31) == CmdStatus.INVAL_CMD
+
+
+def test_reset_device_restores_reset_values(r: Session) -> None:
+    d = r.dsa
+    r.enable(0, 1, evl=(mib(8), 64))
+    d.write32(REG_GENCFG, d.read32(REG_GENCFG) | 0x1000 | 0x12)
+    assert d.command(Cmd.RESET_DEVICE) == 0
+    assert d.read32(REG_GENSTS) == 0 and d.read32(REG_GENCFG) == 0
+    assert d.read64(REG_EVLCFG) == 0 and d.read64(REG_EVLCFG + 8) == 0
+    assert all(d.wqcfg(wq, dw) == 0 for wq in range(2) for dw in range(16))
+    assert d.read64(0x400) == 0 and d.read64(0x420) == 0  # GRPCFG
+
+
+def test_command_interrupt_and_intcause_rw1c(r: Session) -> None:
+    d = r.dsa
+    msg = mib(4)
+    r.qt.memwrite(msg, bytes(4))
+    d.msix_enable(0, msg, 0xABCD_0000)
+    assert d.command(Cmd.ENABLE_DEVICE, int_req=True) == 0
+    assert d.read32(REG_INTCAUSE) == INTC_CMD
+    assert r.qt.memread(msg, 4) == struct.pack("<I", 0xABCD_0000)
+    d.write32(REG_INTCAUSE, INTC_CMD)
+    assert d.read32(REG_INTCAUSE) == 0
+    # the polled form (RESET_DEVICE in probe): no interrupt
+    r.qt.memwrite(msg, bytes(4))
+    assert d.command(Cmd.RESET_DEVICE) == 0
+    assert d.read32(REG_INTCAUSE) == 0 and r.qt.memread(msg, 4) == bytes(4)
+
+
+# -- descriptors -----------------------------------------------------------------
+
+
+def test_memmove_dedicated_wq_and_completion_record(s: Session) -> None:
+    s.enable(0)
+    src, dst, cr = mib(1), mib(2, 0x123), mib(3, 0x40)
+    data = fill(s.qt, src, 3 * 4096 + 77, 1)
+    s.qt.memwrite(cr, b"\xee" * 32)
+    d = desc(Opcode.MEMMOVE, Flag.CRAV | Flag.RCR, cr, src, dst, len(data))
+    assert s.submit(0, d) == PORTAL_ACCEPTED
+    rec = s.dsa.wait_cr(cr)
+    assert rec.raw == bytes([Status.SUCCESS]) + bytes(31)
+    assert s.qt.memread(dst, len(data)) == data
+    assert s.qom("descriptors") == 1
+    assert s.dsa.read32(REG_INTCAUSE) == 0
+
+
+def test_success_without_rcr_writes_no_record(s: Session) -> None:
+    s.enable(0)
+    src, dst, cr = mib(1), mib(2), mib(3)
+    data = fill(s.qt, src, 64, 2)
+    s.qt.memwrite(cr, b"\xee" * 32)
+    assert (
+        s.submit(0, desc(Opcode.MEMMOVE, Flag.CRAV, cr, src, dst, 64))
+        == PORTAL_ACCEPTED
+    )
+    # a NOOP with a record behind it on the same WQ: in order
+    assert (
+        s.submit(0, desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, cr + 32)) == PORTAL_ACCEPTED
+    )
+    assert s.dsa.wait_cr(cr + 32).status == Status.SUCCESS
+    assert s.qt.memread(cr, 32) == b"\xee" * 32
+    assert s.qt.memread(dst, 64) == data
+
+
+def test_completion_interrupt_rci(s: Session) -> None:
+    s.enable(0)
+    msg = mib(4)
+    s.qt.memwrite(msg, bytes(4))
+    s.dsa.msix_enable(1, msg, 0x41)
+    cr = mib(3)
+    d = desc(Opcode.NOOP, Flag.CRAV | Flag.RCR | Flag.RCI, cr, int_handle=1)
+    assert s.submit(0, d) == PORTAL_ACCEPTED
+    assert s.dsa.wait_cr(cr).status == Status.SUCCESS
+    assert s.qt.memread(msg, 4) == struct.pack("<I", 0x41)
+
+
+def test_partial_completion_on_source_and_destination_faults(s: Session) -> None:
+    s.enable(0)
+    src, dst, cr = mib(1), mib(2), mib(3)
+    fill(s.qt, src, 8192, 3)
+    # the destination runs off the end of RAM after 4096 - 0x100 bytes
+    dst_end = RAM_END - 4096 + 0x100
+    d = desc(Opcode.MEMMOVE, Flag.CRAV | Flag.RCR, cr, src, dst_end, 8192)
+    assert s.submit(0, d) == PORTAL_ACCEPTED
+    rec = s.dsa.wait_cr(cr)
+    assert rec.status == Status.PAGE_FAULT_NOBOF | STATUS_WRITE
+    assert rec.fault_addr == RAM_END
+    assert rec.bytes_completed == 4096 - 0x100
+    assert s.qt.memread(dst_end, 4096 - 0x100) == s.qt.memread(src, 4096 - 0x100)
+    # source fault: nothing can be read there
+    d = desc(Opcode.MEMMOVE, Flag.CRAV | Flag.RCR, cr + 32, UNBACKED, dst, 4096)
+    assert s.submit(0, d) == PORTAL_ACCEPTED
+    rec = s.dsa.wait_cr(cr + 32)
+    assert (rec.status, rec.bytes_completed, rec.fault_addr) == (
+        Status.PAGE_FAULT_NOBOF,
+        0,
+        UNBACKED,
+    )
+    assert s.qom("partial-completions") == 2
+
+
+def test_shared_wq_enqcmd_accepts_then_retries_when_full(s: Session) -> None:
+    d = s.dsa
+    d.fn.enable_pasid()
+    d.config_wq(2, size=2, dedicated=False, pasid=0)
+    d.config_evl(mib(8), 64)
+    assert d.command(Cmd.ENABLE_DEVICE) == 0
+    # a disabled shared WQ refuses ENQCMD
+    assert s.submit(2, desc(Opcode.NOOP, 0), "enqcmd", pasid=5) == PORTAL_RETRY
+    assert d.command(Cmd.ENABLE_WQ, 2) == 0
+    # the WQ's first descriptor waits for an event log slot: the queue fills up
+    s.qom_set("x-inject-evl-full", True)
+    blocker = desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, UNBACKED)
+    assert s.submit(2, blocker, "enqcmd", pasid=5) == PORTAL_ACCEPTED
+    for _ in range(20):
+        d.read32(REG_VERSION)
+    cr = mib(3)
+    s.qt.memwrite(cr, bytes(128))
+    answers = [
+        s.submit(
+            2, desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, cr + 32 * i), "enqcmds", pasid=5
+        )
+        for i in range(3)
+    ]
+    assert answers == [PORTAL_ACCEPTED, PORTAL_ACCEPTED, PORTAL_RETRY]
+    assert s.qom("portal-retries") == 2
+    s.qom_set("x-inject-evl-full", False)
+    for i in range(2):
+        assert d.wait_cr(cr + 32 * i).status == Status.SUCCESS
+    assert s.qt.memread(cr + 64, 32) == bytes(32)
+    e = EvlEntry(s.qt.memread(mib(8), 64))
+    assert (e.error, e.wq_idx, e.pasid, e.fault_addr) == (
+        Status.CRA_XLAT,
+        2,
+        5,
+        UNBACKED,
+    )
+    # MOVDIR64B to a shared WQ: dropped, no record, an event log entry (model error 0xf2)
+    before = s.qom("portal-drops")
+    assert (
+        s.submit(2, desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, cr + 96)) == PORTAL_ACCEPTED
+    )
+    assert s.qom("portal-drops") == int(before) + 1  # type: ignore[call-overload]
+    assert EvlEntry(s.qt.memread(mib(8) + 64, 64)).error == ERR_WQ_MODE
+    # ENQCMD to a dedicated WQ: retry
+    d.config_wq(3)
+    assert d.command(Cmd.ENABLE_WQ, 3) == 0
+    assert s.submit(3, desc(Opcode.NOOP, 0), "enqcmd", pasid=5) == PORTAL_RETRY
+
+
+def test_movdir64b_to_a_disabled_wq_is_dropped_to_swerr(s: Session) -> None:
+    d = s.dsa
+    s.enable(0, size=2)
+    # the event log is off: the error goes to SWERR
+    assert d.command(Cmd.DISABLE_WQ, d.wq_operand(0)) == 0
+    assert s.submit(0, desc(Opcode.NOOP, 0)) == PORTAL_ACCEPTED
+    sw = d.swerr()
+    assert sw[0] & SWERR_VALID and (sw[0] >> 8) & 0xFF == ERR_WQ_DISABLED
+    assert (sw[0] >> 16) & 0xFF == 0 and sw[0] & (1 << 3)  # wq_idx_valid, wq 0
+    assert d.read32(REG_INTCAUSE) == INTC_ERR  # the cause is set; no interrupt enabled
+    d.write64(REG_SWERR, SWERR_VALID | SWERR_OVERFLOW)
+    assert d.swerr() == [0, 0, 0, 0]
+
+
+# -- hostile descriptors and values ------------------------------------------------
+
+
+def test_descriptor_errors(s: Session) -> None:
+    s.enable(0, max_xfer_shift=12)
+    cr = mib(3)
+    cases = [
+        (desc(0x7F, Flag.CRAV | Flag.RCR, cr), Status.BAD_OPCODE),
+        (
+            desc(Opcode.MEMMOVE, Flag.CRAV, cr + 32, mib(1), mib(2), 4097),
+            Status.XFER_ERANGE,
+        ),
+        (
+            desc(Opcode.BATCH, Flag.CRAV, cr + 64, mib(1) + 8, 0, 2),
+            Status.DESCLIST_ALIGN,
+        ),
+        (desc(Opcode.BATCH, Flag.CRAV, cr + 96, mib(1), 0, 1), Status.DESC_CNT_ERANGE),
+        (
+            desc(Opcode.NOOP, Flag.CRAV | Flag.RCI, cr + 128, int_handle=200),
+            Status.INT_HANDLE_INVAL,
+        ),
+    ]
+    for i, (d, _) in enumerate(cases):
+        assert s.submit(0, d) == PORTAL_ACCEPTED, i
+    for i, (_, want) in enumerate(cases):
+        got = s.dsa.wait_cr(cr + 32 * i).status
+        assert got == want, f"case {i}: {got:#x} != {want:#x}"
+
+
+def test_misaligned_completion_address_goes_to_swerr(s: Session) -> None:
+    s.enable(0)
+    s.dsa.write32(0x88, 1)  # GENCTRL.softerr_int_en
+    cr = mib(3, 0x10)
+    s.qt.memwrite(cr - 0x10, bytes(64))
+    assert s.submit(0, desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, cr)) == PORTAL_ACCEPTED
+    assert (
+        s.submit(0, desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, mib(3, 0x40)))
+        == PORTAL_ACCEPTED
+    )
+    s.dsa.wait_cr(mib(3, 0x40))
+    sw = s.dsa.swerr()
+    assert sw[0] & 0xFFFF == SWERR_VALID | 1 << 2 | 1 << 3 | Status.CRA_ALIGN << 8
+    assert (sw[0] >> 32) & 0xFF == Opcode.NOOP
+    assert sw[2] == cr
+    assert s.qt.memread(cr - 0x10, 64)[:0x40] == bytes(64)  # nothing written there
+    # a second error while SWERR is valid: overflow
+    assert s.submit(0, desc(Opcode.NOOP, Flag.CRAV, cr)) == PORTAL_ACCEPTED
+    assert (
+        s.submit(0, desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, mib(3, 0x80)))
+        == PORTAL_ACCEPTED
+    )
+    s.dsa.wait_cr(mib(3, 0x80))
+    assert s.dsa.swerr()[0] & SWERR_OVERFLOW
+    assert s.qom("swerr-overflows") == 1
+
+
+def test_inject_swerr_overflow(s: Session) -> None:
+    s.enable(0)
+    s.qom_set("x-inject-swerr-overflow", 1)
+    assert s.submit(0, desc(Opcode.NOOP, Flag.CRAV, mib(3, 8))) == PORTAL_ACCEPTED
+    assert (
+        s.submit(0, desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, mib(3, 0x40)))
+        == PORTAL_ACCEPTED
+    )
+    s.dsa.wait_cr(mib(3, 0x40))
+    assert (
+        s.dsa.swerr()[0] & (SWERR_VALID | SWERR_OVERFLOW)
+        == SWERR_VALID | SWERR_OVERFLOW
+    )
+    assert s.qom("x-inject-swerr-overflow") == 0
+
+
+def test_register_fuzz_survives(s: Session) -> None:
+    """Random values everywhere in BAR0 and random portal blocks: the device keeps answering."""
+    rng = random.Random(4)
+    d = s.dsa
+    for _ in range(600):
+        off = rng.randrange(0, 0x2000, 4)
+        if rng.random() < 0.5:
+            d.write32(off, rng.getrandbits(32))
+        else:
+            d.write64(off & ~7, rng.getrandbits(64))
+    d.fn.enable()
+    for wq in range(8):
+        blk = rng.randbytes(64)
+        for kind in ("movdir64b", "enqcmd", "enqcmds"):
+            assert s.submit(wq, blk, kind, pasid=rng.getrandbits(20)) in (1, 2)
+    assert d.read32(REG_VERSION) == VERSION_VALUE
+    assert d.command(Cmd.RESET_DEVICE) == 0
+    assert d.read32(REG_GENSTS) == 0
+
+
+# -- event log ---------------------------------------------------------------------
+
+
+def evl_entry(s: Session, base: int, idx: int) -> EvlEntry:
+    return EvlEntry(s.qt.memread(base + 64 * idx, 64))
+
+
+def test_cr_fault_goes_to_the_event_log(s: Session) -> None:
+    evl = mib(8)
+    s.qt.memwrite(evl, bytes(64 * 64))
+    s.enable(0, evl=(evl, 64))
+    msg = mib(4)
+    s.qt.memwrite(msg, bytes(4))
+    s.dsa.msix_enable(0, msg, 0xE0)
+    src, dst = mib(1), mib(2)
+    data = fill(s.qt, src, 512, 5)
+    cr = UNBACKED + 0x40
+    d = desc(
+        Opcode.MEMMOVE, Flag.CRAV | Flag.RCR | Flag.RCI, cr, src, dst, 512, int_handle=1
+    )
+    assert s.submit(0, d) == PORTAL_ACCEPTED
+    # a record behind it shows the first one is done
+    assert (
+        s.submit(0, desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, mib(3))) == PORTAL_ACCEPTED
+    )
+    s.dsa.wait_cr(mib(3))
+    assert s.qt.memread(dst, 512) == data
+    e = evl_entry(s, evl, 0)
+    assert (e.error, e.wq_idx, e.operation, e.fault_addr) == (Status.CRA_XLAT, 0, 3, cr)
+    assert e.desc_valid and e.wq_idx_valid and e.fault_rw and not e.batch
+    assert e.rci and e.rcr and e.int_handle == 1
+    assert e.cr.raw == bytes([Status.SUCCESS]) + bytes(31)
+    assert s.dsa.evl_status() == (0, 1, True)
+    assert s.dsa.read32(REG_INTCAUSE) == INTC_EVL
+    assert s.qt.memread(msg, 4) == struct.pack("<I", 0xE0)
+    assert s.qom("cr-faults") == 1 and s.qom("evl-entries") == 1
+    # the driver's sequence: clear int_pending (RW1C), then move head
+    s.dsa.write32(0xF4, 1 << 30)
+    s.dsa.set_evl_head(1)
+    assert s.dsa.evl_status() == (1, 1, False)
+
+
+def test_inject_cr_fail_next_on_a_present_page(s: Session) -> None:
+    evl = mib(8)
+    s.enable(0, evl=(evl, 64))
+    s.qom_set("x-inject-cr-fail-next", 1)
+    cr = mib(3)
+    s.qt.memwrite(cr, bytes(32))
+    assert s.submit(0, desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, cr)) == PORTAL_ACCEPTED
+    assert (
+        s.submit(0, desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, cr + 32)) == PORTAL_ACCEPTED
+    )
+    s.dsa.wait_cr(cr + 32)
+    assert s.qt.memread(cr, 32) == bytes(32)
+    e = evl_entry(s, evl, 0)
+    assert (e.error, e.fault_addr, e.cr.status) == (Status.CRA_XLAT, cr, Status.SUCCESS)
+    assert s.qom("x-inject-cr-fail-next") == 0
+
+
+def test_full_event_log_blocks_until_head_moves(s: Session) -> None:
+    evl = mib(8)
+    size = 4  # full at 3 entries: (tail + 1) % size == head
+    s.enable(0, evl=(evl, size))
+    for i in range(4):
+        d = desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, UNBACKED + 32 * i)
+        assert s.submit(0, d) == PORTAL_ACCEPTED
+    cr = mib(3)
+    s.qt.memwrite(cr, bytes(32))
+    assert s.submit(0, desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, cr)) == PORTAL_ACCEPTED
+    for _ in range(50):
+        s.dsa.read32(REG_VERSION)  # let the bottom half run
+    assert s.dsa.evl_status()[:2] == (0, 3)
+    assert s.qom("evl-full-waits") == 1
+    assert s.qt.memread(cr, 32) == bytes(32)  # the WQ waits: nothing after it ran
+    s.dsa.set_evl_head(2)
+    assert s.dsa.wait_cr(cr).status == Status.SUCCESS
+    assert s.dsa.evl_status()[:2] == (2, 0)
+    assert [evl_entry(s, evl, i).fault_addr for i in range(4)] == [
+        UNBACKED,
+        UNBACKED + 32,
+        UNBACKED + 64,
+        UNBACKED + 96,  # written into slot 3 once head moved; the tail wrapped to 0
+    ]
+    assert s.qom("evl-entries") == 4
+
+
+def test_inject_evl_full_holds_then_releases(s: Session) -> None:
+    evl = mib(8)
+    s.enable(0, evl=(evl, 64))
+    s.qom_set("x-inject-evl-full", True)
+    assert (
+        s.submit(0, desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, UNBACKED))
+        == PORTAL_ACCEPTED
+    )
+    cr = mib(3)
+    s.qt.memwrite(cr, bytes(32))
+    assert s.submit(0, desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, cr)) == PORTAL_ACCEPTED
+    for _ in range(50):
+        s.dsa.read32(REG_VERSION)
+    assert s.dsa.evl_status()[1] == 0 and s.qt.memread(cr, 32) == bytes(32)
+    assert s.qom("evl-full-waits") == 1
+    s.qom_set("x-inject-evl-full", False)
+    assert s.dsa.wait_cr(cr).status == Status.SUCCESS
+    assert s.dsa.evl_status()[1] == 1
+    assert evl_entry(s, evl, 0).fault_addr == UNBACKED
+
+
+def test_batch_member_cr_fault_then_batch_record_through_the_log(s: Session) -> None:
+    evl = mib(8)
+    s.enable(0, evl=(evl, 64))
+    src, dst, crs, lst = mib(1), mib(2), mib(3), mib(5)
+    data = fill(s.qt, src, 3 * 256, 6)
+    members = [
+        desc(
+            Opcode.MEMMOVE,
+            Flag.CRAV | Flag.RCR,
+            UNBACKED + 0x20 if i == 1 else crs + 32 * i,
+            src + 256 * i,
+            dst + 256 * i,
+            256,
+        )
+        for i in range(3)
+    ]
+    s.qt.memwrite(lst, b"".join(members))
+    s.qt.memwrite(crs, bytes(4 * 32))
+    bcr = crs + 0x60
+    batch = desc(Opcode.BATCH, Flag.CRAV | Flag.RCR, bcr, lst, 0, 3)
+    assert s.submit(0, batch) == PORTAL_ACCEPTED
+    assert (
+        s.submit(0, desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, mib(3, 0x100)))
+        == PORTAL_ACCEPTED
+    )
+    s.dsa.wait_cr(mib(3, 0x100))
+    assert s.qt.memread(dst, 3 * 256) == data
+    assert s.qt.memread(crs, 1) == bytes([Status.SUCCESS])
+    assert s.qt.memread(crs + 64, 1) == bytes([Status.SUCCESS])
+    assert s.qt.memread(bcr, 32) == bytes(32)  # delivered through the log instead
+    m = evl_entry(s, evl, 0)
+    assert (m.error, m.batch, m.batch_idx, m.first_err_in_batch) == (
+        Status.CRA_XLAT,
+        True,
+        1,
+        True,
+    )
+    assert m.fault_addr == UNBACKED + 0x20 and m.cr.status == Status.SUCCESS
+    b = evl_entry(s, evl, 1)
+    assert (b.error, b.batch_id, b.fault_addr, b.rcr) == (
+        Status.BATCH_EVL_ERR,
+        m.batch_id,
+        bcr,
+        True,
+    )
+    assert b.operation == Opcode.BATCH
+    assert (b.cr.status, b.cr.bytes_completed) == (Status.SUCCESS, 3)
+    assert s.dsa.evl_status()[1] == 2
+    assert s.qom("batches") == 1
+
+
+def test_batch_with_a_failing_member_and_unreadable_list(s: Session) -> None:
+    s.enable(0)
+    crs, lst = mib(3), mib(5)
+    members = [
+        desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, crs),
+        desc(0x7F, Flag.CRAV | Flag.RCR, crs + 32),
+    ]
+    s.qt.memwrite(lst, b"".join(members))
+    bcr = crs + 0x80
+    assert s.submit(0, desc(Opcode.BATCH, Flag.CRAV, bcr, lst, 0, 2)) == PORTAL_ACCEPTED
+    rec = s.dsa.wait_cr(bcr)
+    assert (rec.status, rec.result, rec.bytes_completed) == (Status.BATCH_FAIL, 1, 2)
+    assert s.qt.memread(crs + 32, 1) == bytes([Status.BAD_OPCODE])
+    bad = desc(Opcode.BATCH, Flag.CRAV, bcr + 32, UNBACKED, 0, 4)
+    assert s.submit(0, bad) == PORTAL_ACCEPTED
+    rec = s.dsa.wait_cr(bcr + 32)
+    assert (rec.status, rec.bytes_completed, rec.fault_addr) == (
+        Status.BATCH_PAGE_FAULT,
+        0,
+        UNBACKED,
+    )
+
+
+def test_evlcfg_locked_while_enabled(r: Session) -> None:
+    r.enable(0, evl=(mib(8), 64))
+    r.dsa.write64(REG_EVLCFG, mib(9))
+    assert r.dsa.read64(REG_EVLCFG) == mib(8)
+    assert r.dsa.read32(REG_GENCFG) & GENCFG_EVL_EN
+    # head beyond the log size is ignored
+    r.dsa.set_evl_head(100)
+    assert r.dsa.evl_status()[0] == 0

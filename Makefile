@@ -15,7 +15,7 @@ ARCHES := x86_64 arm64 ppc64le
 PYTEST_ARGS ?=
 
 .PHONY: all setup deps venv qemu kernels images lock run probe test test-unit test-qtest \
-	test-e2e lint bench clean-results $(addprefix kernel-,$(ARCHES)) $(addprefix image-,$(ARCHES)) \
+	test-e2e lint bench clean-results $(addprefix kernel-,$(ARCHES)) kernel-ppc64le-apf $(addprefix image-,$(ARCHES)) \
 	$(addprefix guest-,$(ARCHES))
 
 all: setup
@@ -31,9 +31,16 @@ venv: deps
 qemu: venv
 	@qemu-devices/build.sh
 
-kernels: $(addprefix kernel-,$(ARCHES))
+kernels: $(addprefix kernel-,$(ARCHES)) kernel-ppc64le-apf
 $(addprefix kernel-,$(ARCHES)): kernel-%: deps
 	@guest-kernel/build.sh $*
+
+# Kernel variants: the base kernel plus a fragment (and patches/ARCH-VARIANT/).
+# pseries asynchronous page faults (scenarios pseries/apf-*), seeded from the base build.
+kernel-ppc64le-apf: kernel-ppc64le
+	@FAULTLAB_KERNEL_VARIANT=apf \
+	 FAULTLAB_KERNEL_FRAGMENTS=$(CURDIR)/guest-kernel/configs/ppc64le-apf.config \
+	 guest-kernel/build.sh ppc64le
 
 # Guest software (our kernel modules and programs), built against the guest kernel tree.
 $(addprefix guest-,$(ARCHES)): guest-%: kernel-%

@@ -50,8 +50,12 @@ if [[ ! -f $pristine/.faultlab-complete ]]; then
 fi
 
 # 2. Per-arch tree: hard links to the pristine files, patched files replaced.
+# Variant patches (patches/<arch>-<variant>/) go into the same tree: their code
+# is behind a CONFIG option only the variant's fragment sets, so every variant
+# shares one source tree and a variant build can start from the base objects.
 patches=()
-for p in "$HERE"/patches/common/*.patch "$HERE"/patches/"$ARCH_NAME"/*.patch; do
+for p in "$HERE"/patches/common/*.patch "$HERE"/patches/"$ARCH_NAME"/*.patch \
+         "$HERE"/patches/"$ARCH_NAME"-*/*.patch; do
     [[ -e $p ]] && patches+=("$p")
 done
 src=$LDIR/src-$ARCH_NAME
@@ -69,6 +73,13 @@ if [[ ! -f $src/.faultlab-stamp || $(cat "$src/.faultlab-stamp") != "$src_stamp"
 fi
 
 # 3. Config: allnoconfig + fragments, then check that every requested option stuck.
+# A variant's first build starts from a copy of the base build (same source tree,
+# same paths): kbuild then rebuilds only what the variant's options touch.
+base_build=$LDIR/build-$ARCH_NAME
+if [[ -n $VARIANT && ! -e $BUILD && -f $base_build/.config ]]; then
+    log "seeding $(basename "$BUILD") from $(basename "$base_build")"
+    cp -a "$base_build" "$BUILD.tmp" && mv "$BUILD.tmp" "$BUILD"
+fi
 mkdir -p "$BUILD"
 frags=("$HERE/configs/base.config" "$HERE/configs/$ARCH_NAME.config")
 for f in ${FAULTLAB_KERNEL_FRAGMENTS:-}; do

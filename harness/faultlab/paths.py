@@ -49,8 +49,9 @@ def firmware(name: str) -> Path:
     return firmware_dir() / name
 
 
-def kernel(arch: str) -> Path:
-    return cache_dir() / "kernels" / arch / KERNEL_IMAGE[arch]
+def kernel(arch: str, variant: str | None = None) -> Path:
+    """The guest kernel of `arch`, or of its build variant (kernels/ARCH-VARIANT)."""
+    return cache_dir() / "kernels" / (f"{arch}-{variant}" if variant else arch) / KERNEL_IMAGE[arch]
 
 
 def initramfs(arch: str) -> Path:

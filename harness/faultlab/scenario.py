@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from faultlab import judge
+from faultlab import judge, paths
 from faultlab.boot import BootOptions, BootSession, Guest
-from faultlab.errors import FaultlabError, GuestFailure, UsageError
+from faultlab.errors import FaultlabError, GuestFailure, MissingArtifactError, UsageError
 from faultlab.platforms import get_platform
 from faultlab.qmp import QMPError
 from faultlab.result import RunResult
@@ -88,6 +88,8 @@ class Scenario:
     qemu_args: tuple[str, ...] = ()
     append: str = ""
     guest_files: tuple[str, ...] = ()  # guest paths the scenario needs (else: skip)
+    # a kernel variant (make kernel-ARCH-VARIANT) instead of the platform's kernel
+    kernel_variant: str | None = None
 
     @property
     def group(self) -> str:
@@ -105,6 +107,7 @@ def scenario(
     qemu_args: Iterable[str] = (),
     append: str = "",
     guest_files: Iterable[str] = (),
+    kernel_variant: str | None = None,
 ) -> Callable[[Callable[[ScenarioContext], None]], Callable[[ScenarioContext], None]]:
     """Register the decorated function as scenario `name` (group/name) on `platform`."""
     if name.count("/") != 1 or not all(name.split("/")):
@@ -115,7 +118,14 @@ def scenario(
         if name in SCENARIOS:
             raise ValueError(f"scenario {name!r} registered twice")
         SCENARIOS[name] = Scenario(
-            name, platform, summary, body, tuple(qemu_args), append, tuple(guest_files)
+            name,
+            platform,
+            summary,
+            body,
+            tuple(qemu_args),
+            append,
+            tuple(guest_files),
+            kernel_variant,
         )
         return body
 
@@ -277,8 +287,16 @@ def run_scenario(
 ) -> ScenarioOutcome:
     """Boot, run the scenario body, judge. Bad input (missing artifacts, wrong kernel...)
     raises FaultlabError before anything is booted; everything else ends in an outcome."""
+    platform = get_platform(sc.platform)
+    if kernel is None and sc.kernel_variant:
+        kernel = paths.kernel(platform.kernel_arch, sc.kernel_variant)
+        if not kernel.is_file():
+            raise MissingArtifactError(
+                f"{sc.name} needs the {sc.kernel_variant!r} kernel {kernel}: "
+                f"run 'make kernel-{platform.kernel_arch}-{sc.kernel_variant}'"
+            )
     options = BootOptions(
-        platform=get_platform(sc.platform),
+        platform=platform,
         kernel=kernel,
         initrd=initrd,
         append=" ".join(filter(None, [sc.append, append])),

@@ -8,6 +8,11 @@
  * loaded doing nothing until it is removed. The windows it allocates are
  * deallocated before it returns; it never pastes, so none of them can fault.
  * The kernel's own VAS code is not involved: these are raw hcalls.
+ *
+ * With set=apf it runs the H_REG_SNS cases instead (asynchronous page
+ * faults, spapr-apf): bad address, alignment and lengths, a valid
+ * registration, a second one, deregistration (twice), re-registration; it
+ * leaves no SNS registered, and also prints the interrupt source returned.
  */
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -19,6 +24,11 @@
 #define OUTSIDE_RAM	(1ULL << 44)	/* 16 TiB: no memory there */
 #define BAD_WINID	9999
 #define MAX_WINDOWS	130
+#define H_REG_SNS	0x2F8	/* PAPR; not in 6.12's hvcall.h */
+
+static char *set = "vas";
+module_param(set, charp, 0444);
+MODULE_PARM_DESC(set, "vas (default): VAS/NX hcalls; apf: H_REG_SNS");
 
 static char line[2048];
 static size_t used;
@@ -27,6 +37,27 @@ static void add(const char *name, long rc)
 {
 	used += scnprintf(line + used, sizeof(line) - used, "%s\"%s\": %ld",
 			  used > 1 ? ", " : "", name, rc);
+}
+
+static void apf_cases(void *buf)
+{
+	unsigned long retbuf[PLPAR_HCALL_BUFSIZE];
+	unsigned long pa = virt_to_phys(buf);
+
+	add("reg_sns_unaligned", plpar_hcall(H_REG_SNS, retbuf, pa + 8, 256));
+	add("reg_sns_outside_ram",
+	    plpar_hcall(H_REG_SNS, retbuf, OUTSIDE_RAM, 4096));
+	add("reg_sns_len_zero", plpar_hcall(H_REG_SNS, retbuf, pa, 0));
+	add("reg_sns_len_255", plpar_hcall(H_REG_SNS, retbuf, pa, 255));
+	add("reg_sns_crosses_page", plpar_hcall(H_REG_SNS, retbuf, pa, 8192));
+	add("reg_sns_huge_len", plpar_hcall(H_REG_SNS, retbuf, pa, -2UL));
+	add("reg_sns_valid", plpar_hcall(H_REG_SNS, retbuf, pa, 4096));
+	add("reg_sns_irq", retbuf[1]);
+	add("reg_sns_twice", plpar_hcall(H_REG_SNS, retbuf, pa, 4096));
+	add("dereg_sns", plpar_hcall_norets(H_REG_SNS, -1UL, 0));
+	add("dereg_sns_twice", plpar_hcall_norets(H_REG_SNS, -1UL, 0));
+	add("reg_sns_min_len", plpar_hcall(H_REG_SNS, retbuf, pa, 256));
+	add("dereg_sns_final", plpar_hcall_norets(H_REG_SNS, -1UL, 0));
 }
 
 static int __init faultlab_hcall_init(void)
@@ -42,6 +73,10 @@ static int __init faultlab_hcall_init(void)
 		return -ENOMEM;
 	used = scnprintf(line, sizeof(line), "{");
 
+	if (!strcmp(set, "apf")) {
+		apf_cases(buf);
+		goto out;
+	}
 	add("query_vas_bad_type",
 	    plpar_hcall_norets(H_QUERY_VAS_CAPABILITIES, 7, virt_to_phys(buf)));
 	add("query_vas_buffer_outside_ram",
@@ -88,6 +123,7 @@ static int __init faultlab_hcall_init(void)
 	if (nwin)
 		add("deallocate_twice",
 		    plpar_hcall_norets(H_DEALLOCATE_VAS_WINDOW, winids[0]));
+out:
 	scnprintf(line + used, sizeof(line) - used, "}");
 	pr_info("faultlab_hcall: %s\n", line);
 	kfree(buf);

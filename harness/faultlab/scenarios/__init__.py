@@ -5,4 +5,13 @@ Importing this package registers every scenario in `faultlab.scenario.SCENARIOS`
 
 from __future__ import annotations
 
-from faultlab.scenarios import nx, pseries, pseries_dlpar, selftest, smmu, vtd, x86  # noqa: F401
+from faultlab.scenarios import (  # noqa: F401
+    nx,
+    pseries,
+    pseries_apf,
+    pseries_dlpar,
+    selftest,
+    smmu,
+    vtd,
+    x86,
+)

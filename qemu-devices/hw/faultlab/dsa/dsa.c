@@ -66,7 +66,13 @@
                            DSA_WQCAP_SHARED | DSA_WQCAP_DEDICATED |         \
                            DSA_WQCAP_ATS | DSA_WQCAP_PRIORITY |             \
                            DSA_WQCAP_OP_CONFIG | DSA_WQCAP_PRS)
-#define DSA_GRPCAP_VALUE  (DSA_NUM_GROUPS | (0x60 << 8))
+/*
+ * 4 groups, 96 read buffers, read-buffer control and limit (bits 16, 17):
+ * accel-config's sample configurations set read_buffer_limit, which idxd
+ * refuses without bit 17. Read buffers only pace a real device's reads;
+ * the model keeps what is programmed and is not slowed by it.
+ */
+#define DSA_GRPCAP_VALUE  (DSA_NUM_GROUPS | (0x60 << 8) | (1 << 16) | (1 << 17))
 #define DSA_ENGCAP_VALUE  DSA_NUM_ENGINES
 /* NOOP BATCH DRAIN MEMMOVE MEMFILL COMPARE COMPVAL CR_DELTA AP_DELTA
  * DUALCAST, CRCGEN COPY_CRC, CFLUSH */

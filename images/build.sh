@@ -5,7 +5,8 @@
 # Debian .debs of the guest's architecture), images/rootfs (init, network,
 # sshd start-up), the bench's SSH public key (generated once into the cache,
 # never committed), and whatever later issues put in $CACHE/guest/<arch>/
-# (programs, modules, real clients), which lands in /opt/faultlab.
+# (programs, modules, real clients), which lands in /opt/faultlab. x86_64 also
+# gets accel-config, accel-config-test and their libraries, and bash for their scripts.
 source "$(dirname "$0")/../scripts/common.sh"
 # The body is one compound command, read whole before it runs: editing this file
 # while a build is running cannot change what that build executes.
@@ -23,6 +24,11 @@ OUT=$FAULTLAB_CACHE/images/$ARCH_NAME
 GUEST=$FAULTLAB_CACHE/guest/$ARCH_NAME
 KEY=$FAULTLAB_CACHE/ssh/id_ed25519
 PKGS=(busybox-static dropbear-bin libc6 libcrypt1 zlib1g libtomcrypt1 libtommath1 libgmp10)
+case $ARCH_NAME in
+    # Intel DSA/IAA user space (accel-config, its test programs and runner scripts,
+    # which are bash scripts) and the libraries they link.
+    x86_64) PKGS+=(accel-config accel-config-test libaccel-config1 libjson-c5 bash libtinfo6) ;;
+esac
 start=$(date +%s)
 
 # The bench's SSH key: made once, kept in the cache.

@@ -6,6 +6,7 @@ Importing this package registers every scenario in `faultlab.scenario.SCENARIOS`
 from __future__ import annotations
 
 from faultlab.scenarios import (  # noqa: F401
+    dsa,
     nx,
     pseries,
     pseries_apf,

@@ -30,10 +30,21 @@ class QMPError(HarnessError):
     pass
 
 
+def _quiet_when_qemu_gone(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """qemu.qmp's reader task ends with EOFError (or a reset) when QEMU dies or is killed;
+    its future may then be collected unread and asyncio would print a traceback. QEMU's end
+    is reported by the harness itself (verdict, console log), so those are dropped here;
+    anything else goes to asyncio's default handler."""
+    if isinstance(context.get("exception"), EOFError | ConnectionError):
+        return
+    loop.default_exception_handler(context)
+
+
 class QMP:
     def __init__(self, name: str = "faultlab", default_timeout: float = 10.0) -> None:
         self.default_timeout = default_timeout
         self._loop = asyncio.new_event_loop()
+        self._loop.set_exception_handler(_quiet_when_qemu_gone)
         self._thread = threading.Thread(
             target=self._loop.run_forever, name=f"qmp-{name}", daemon=True
         )

@@ -101,3 +101,23 @@ def test_qmp_never_hangs(tmp_path: Path) -> None:
         qmp.command("quit")
     qmp.close()
     mute.close()
+
+
+def test_loop_drops_only_the_qemu_gone_errors() -> None:
+    """A QMP reader that ends with EOFError when QEMU dies must not print a traceback;
+    other loop errors still reach asyncio's default handler."""
+    import asyncio
+
+    from faultlab import qmp as qmp_mod
+
+    loop = asyncio.new_event_loop()
+    seen: list[dict[str, object]] = []
+    loop.default_exception_handler = seen.append  # type: ignore[method-assign]
+    try:
+        qmp_mod._quiet_when_qemu_gone(loop, {"message": "x", "exception": EOFError()})
+        qmp_mod._quiet_when_qemu_gone(loop, {"message": "y", "exception": ConnectionResetError()})
+        assert seen == []
+        qmp_mod._quiet_when_qemu_gone(loop, {"message": "z", "exception": ValueError("bug")})
+        assert [c["message"] for c in seen] == ["z"]
+    finally:
+        loop.close()

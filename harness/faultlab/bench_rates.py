@@ -19,6 +19,7 @@ from faultlab.scenario import ScenarioOutcome, load_scenarios, run_scenario
 RATE_SCENARIOS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("smmu/many-faults", ("many_faults_per_s",)),
     ("vtd/prq-retry", ("untouched_faults_per_s",)),
+    ("dsa/evl-full", ("flood_cr_faults_per_s",)),
     ("nx/many-faults", ("faults_per_second",)),
     ("nx/throughput", ("guest_nx_mb_per_s", "host_zlib1_mb_per_s")),
 )

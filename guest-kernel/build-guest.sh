@@ -32,6 +32,10 @@ WORK=$FAULTLAB_CACHE/guest-build/$ARCH_NAME
 OUT=$FAULTLAB_CACHE/guest/$ARCH_NAME
 CFLAGS_PROG=(-static -O2 -Wall -Wextra -I"$HERE/modules")
 start=$(date +%s)
+# One build of an arch's guest software at a time (a second caller waits).
+mkdir -p "$FAULTLAB_CACHE/guest-build"
+exec 8>"$FAULTLAB_CACHE/guest-build/.build-$ARCH_NAME.lock"
+flock 8
 
 # wants_arch FILE...: does the declaration in FILE (if any) include this arch?
 wants_arch() {

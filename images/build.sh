@@ -23,6 +23,10 @@ HERE=$FAULTLAB_REPO/images
 OUT=$FAULTLAB_CACHE/images/$ARCH_NAME
 GUEST=$FAULTLAB_CACHE/guest/$ARCH_NAME
 KEY=$FAULTLAB_CACHE/ssh/id_ed25519
+# One build of an arch's image at a time (a second caller waits).
+mkdir -p "$FAULTLAB_CACHE/images"
+exec 8>"$FAULTLAB_CACHE/images/.build-$ARCH_NAME.lock"
+flock 8
 PKGS=(busybox-static dropbear-bin libc6 libcrypt1 zlib1g libtomcrypt1 libtommath1 libgmp10)
 case $ARCH_NAME in
     # Intel DSA/IAA user space (accel-config, its test programs and runner scripts,

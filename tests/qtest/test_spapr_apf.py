@@ -8,16 +8,13 @@ guest). The codes are the ones docs/spapr-apf.md lists.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from faultlab.qmp import QMP, QMPError
-from faultlab.qtest import QTest
+from faultlab.qmp import QMPError
+from faultlab.qtest_spapr import Hcalls, pseries
 
 from .conftest import need_qemu
-from .test_spapr_hcalls import Hcalls, machine_args
 
 pytestmark = pytest.mark.qtest
 
@@ -29,25 +26,11 @@ SNS = 0x200000  # guest RAM for the SNS
 RAM = 1 << 30
 
 
-def boot(with_apf: bool) -> Iterator[Hcalls]:
-    need_qemu("qemu-system-ppc64")
-    with tempfile.TemporaryDirectory(prefix="apf-") as tmp:
-        sock = Path(tmp) / "qmp.sock"
-        args = [*machine_args(False), "-qmp", f"unix:{sock},server=on,wait=off"]
-        if with_apf:
-            args += ["-device", "spapr-apf,id=apf0"]
-        with QTest("qemu-system-ppc64", args) as qt:
-            qmp = QMP("apf")
-            qmp.connect(sock)
-            try:
-                yield Hcalls(qt, qmp)
-            finally:
-                qmp.close()
-
-
 @pytest.fixture
 def hc() -> Iterator[Hcalls]:
-    yield from boot(with_apf=True)
+    need_qemu("qemu-system-ppc64")
+    with pseries("spapr-apf,id=apf0") as calls:
+        yield calls
 
 
 def get(hc: Hcalls, prop: str) -> object:
@@ -59,7 +42,8 @@ def put(hc: Hcalls, prop: str, value: object) -> None:
 
 
 def test_without_the_device_h_reg_sns_is_unknown() -> None:
-    for calls in boot(with_apf=False):
+    need_qemu("qemu-system-ppc64")
+    with pseries() as calls:
         assert calls(H_REG_SNS, SNS, 4096)[0] == H_FUNCTION
 
 

@@ -9,15 +9,11 @@ answering. The same cases from a real guest kernel: scenario pseries/hcall-hosti
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from faultlab import paths
-from faultlab.platforms import get_platform
-from faultlab.qmp import QMP, QMPError
-from faultlab.qtest import QTest
+from faultlab.qmp import QMPError
+from faultlab.qtest_spapr import HC, Hcalls, pseries
 
 from .conftest import need_qemu
 
@@ -42,60 +38,16 @@ WIN_QOS, WIN_DEFAULT = 0, 1
 CREDITS_PER_CORE = 8
 BUF = 0x100000  # guest RAM the answers go to
 NOT_RAM = 0x7F00000000  # beyond the machine's 1 GiB
-HC = "/machine/peripheral/hc"  # the faultlab-hcall-tester
-PSERIES = get_platform("ppc64-pseries")  # its machine options (dedicated processors...)
 
 
-def machine_args(with_vas: bool) -> list[str]:
-    args = [
-        "-machine",
-        PSERIES.machine,
-        "-cpu",
-        PSERIES.cpu or "power9",
-        "-m",
-        "1G",
-        "-bios",
-        str(paths.firmware("vof.bin")),
-        "-device",
-        "faultlab-hcall-tester,id=hc",
-    ]
-    if with_vas:
-        args += ["-device", f"spapr-vas,id=vas0,credits-per-core={CREDITS_PER_CORE}"]
-    return args
-
-
-class Hcalls:
-    def __init__(self, qt: QTest, qmp: QMP) -> None:
-        self.qt, self.qmp = qt, qmp
-
-    def __call__(self, opcode: int, *args: int) -> tuple[int, list[int]]:
-        """(return code as a signed number, r4..r12 after the call)."""
-        words = " ".join(hex(a & (2**64 - 1)) for a in (opcode, *args))
-        self.qmp.command("qom-set", path=HC, property="call", value=words)
-        result = self.qmp.command("qom-get", path=HC, property="result")
-        assert isinstance(result, str)
-        values = [int(v, 16) for v in result.split()]
-        ret = values[0] - 2**64 if values[0] >= 2**63 else values[0]
-        return ret, values[1:]
-
-
-def boot(with_vas: bool) -> Iterator[Hcalls]:
-    need_qemu("qemu-system-ppc64")
-    with tempfile.TemporaryDirectory(prefix="hcalls-") as tmp:
-        sock = Path(tmp) / "qmp.sock"
-        args = [*machine_args(with_vas), "-qmp", f"unix:{sock},server=on,wait=off"]
-        with QTest("qemu-system-ppc64", args) as qt:
-            qmp = QMP("hcalls")
-            qmp.connect(sock)
-            try:
-                yield Hcalls(qt, qmp)
-            finally:
-                qmp.close()
+VAS = f"spapr-vas,id=vas0,credits-per-core={CREDITS_PER_CORE}"
 
 
 @pytest.fixture
 def hc() -> Iterator[Hcalls]:
-    yield from boot(with_vas=True)
+    need_qemu("qemu-system-ppc64")
+    with pseries(VAS) as calls:
+        yield calls
 
 
 def test_tester_refuses_malformed_calls(hc: Hcalls) -> None:
@@ -105,7 +57,8 @@ def test_tester_refuses_malformed_calls(hc: Hcalls) -> None:
 
 
 def test_without_the_device_the_hcalls_are_unknown() -> None:
-    for calls in boot(with_vas=False):
+    need_qemu("qemu-system-ppc64")
+    with pseries() as calls:
         assert calls(H_QUERY_VAS_CAPABILITIES, QUERY_ALL, BUF)[0] == H_FUNCTION
         assert calls(H_ALLOCATE_VAS_WINDOW, WIN_DEFAULT, 1)[0] == H_FUNCTION
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import struct
 import subprocess
 from collections.abc import Sequence
@@ -25,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from host_engine import ROOT, SANITIZE, build_engine
+
 ENGINE = ROOT / "qemu-devices" / "hw" / "faultlab" / "dsa" / "dsa-ops.c"
 DRIVER = ROOT / "tests" / "dsa" / "dsa_ops_host_test.c"
-SHIM = ROOT / "tests" / "nx" / "shim"
 
 PAGE = 4096
 NOOP, MEMMOVE, MEMFILL, COMPARE, COMPVAL, CR_DELTA, AP_DELTA, DUALCAST = 0, 3, 4, 5, 6, 7, 8, 9
@@ -94,24 +93,10 @@ def pattern_bytes(n: int, pattern: bytes) -> bytes:
 # ---- driver ----
 
 
-def _build(out: Path) -> Path:
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.skip("gcc is not installed")
-    cmd = [
-        "nice", "-n", "10", gcc, "-std=gnu11", "-Wall", "-Wextra", "-Werror",
-        "-Wno-unused-parameter", "-Wno-sign-compare", "-O1", "-g",
-        "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-        f"-I{SHIM}", f"-I{ROOT / 'qemu-devices'}", str(DRIVER), str(ENGINE), "-o", str(out),
-    ]  # fmt: skip
-    built = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert built.returncode == 0, built.stderr
-    return out
-
-
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _build(tmp_path_factory.mktemp("dsa") / "dsa_ops_host_test")
+    out = tmp_path_factory.mktemp("dsa") / "dsa_ops_host_test"
+    return build_engine(out, DRIVER, ENGINE, SANITIZE)
 
 
 def desc(

@@ -11,17 +11,16 @@ from __future__ import annotations
 import gzip
 import os
 import random
-import shutil
 import subprocess
 import zlib
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from host_engine import ROOT, SANITIZE, SHIM, build_engine, host_gcc
+
 ENGINE = ROOT / "qemu-devices" / "hw" / "faultlab" / "nx" / "nx-gzip.c"
 DRIVER = ROOT / "tests" / "nx" / "nx_host_test.c"
-SHIM = ROOT / "tests" / "nx" / "shim"
 
 # Completion codes and CE bits (nxu.h / crb.h)
 CC_OK, CC_DATA_LENGTH, CC_TARGET_SPACE = 0, 3, 13
@@ -32,44 +31,16 @@ CE_PARTIAL, CE_TERMINATION, CE_TPBC = 0x80, 0x40, 0x20
 Result = dict[str, str]
 
 
-def _gcc_with_zlib() -> str | None:
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        return None
-    probe = subprocess.run(
-        [gcc, "-E", "-x", "c", "-", "-o", os.devnull],
-        input="#include <zlib.h>\n",
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return gcc if probe.returncode == 0 else None
-
-
-def _build(out: Path, flags: list[str]) -> Path:
-    gcc = _gcc_with_zlib()
-    if gcc is None:
-        pytest.skip("gcc or the zlib headers (zlib1g-dev) are not installed")
-    cmd = [
-        "nice", "-n", "10", gcc, "-std=gnu11", "-Wall", "-Wextra", "-Werror",
-        "-Wno-unused-parameter", "-Wno-sign-compare", *flags,
-        f"-I{SHIM}", f"-I{ROOT / 'qemu-devices'}",
-        str(DRIVER), str(ENGINE), "-lz", "-o", str(out),
-    ]  # fmt: skip
-    built = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert built.returncode == 0, built.stderr
-    return out
-
-
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    sanitize = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
-    return _build(tmp_path_factory.mktemp("nx") / "nx_host_test", sanitize)
+    out = tmp_path_factory.mktemp("nx") / "nx_host_test"
+    return build_engine(out, DRIVER, ENGINE, SANITIZE, ["-lz"], need_zlib=True)
 
 
 @pytest.fixture(scope="module")
 def fast_driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _build(tmp_path_factory.mktemp("nx") / "nx_host_test_o2", ["-O2"])
+    out = tmp_path_factory.mktemp("nx") / "nx_host_test_o2"
+    return build_engine(out, DRIVER, ENGINE, ["-O2"], ["-lz"], need_zlib=True)
 
 
 def run(exe: Path, *args: object, env: dict[str, str] | None = None, ok: bool = True) -> Result:
@@ -439,9 +410,7 @@ def _build_selftests(out: Path, flags: list[str]) -> dict[str, Path]:
     src = _selftest_dir()
     if src is None:
         pytest.skip("no unpacked linux source in the cache (guest-kernel/build.sh makes it)")
-    gcc = _gcc_with_zlib()
-    if gcc is None:
-        pytest.skip("gcc or the zlib headers (zlib1g-dev) are not installed")
+    gcc = host_gcc(need_zlib=True)
     bins = {}
     for name in ("gzfht_test", "gunz_test"):
         cmd = [

@@ -502,6 +502,19 @@ HOSTILE_EXPECTED = {
 }
 
 
+def check_hcall_module(ctx: ScenarioContext, args: str, expected: dict[str, int]) -> None:
+    """Load faultlab_hcall with `args` (it makes its hcalls at load time and prints one JSON
+    object of return codes to dmesg), check each code against `expected`, unload it."""
+    ctx.must(f"insmod {HCALL_MODULE} {args}".rstrip())
+    m = _HCALL_LINE.search(ctx.dmesg())
+    if not m:
+        raise StepFailed("faultlab_hcall printed no result line")
+    rcs = parse_json_object("faultlab_hcall", m.group(1))
+    for name, code in expected.items():
+        ctx.expect_eq(f"{name}: return code", rcs.get(name), code)
+    ctx.must("rmmod faultlab_hcall")
+
+
 @scenario(
     "pseries/hcall-hostile",
     "ppc64-pseries",
@@ -511,14 +524,7 @@ HOSTILE_EXPECTED = {
     guest_files=(HCALL_MODULE,),
 )
 def hcall_hostile(ctx: ScenarioContext) -> None:
-    ctx.must(f"insmod {HCALL_MODULE}")
-    m = _HCALL_LINE.search(ctx.dmesg())
-    if not m:
-        raise StepFailed("faultlab_hcall printed no result line")
-    rcs = parse_json_object("faultlab_hcall", m.group(1))
-    for name, expected in HOSTILE_EXPECTED.items():
-        ctx.expect_eq(f"{name}: return code", rcs.get(name), expected)
-    ctx.must("rmmod faultlab_hcall")
+    check_hcall_module(ctx, "", HOSTILE_EXPECTED)
     ctx.expect_eq("QEMU still running", ctx.qmp("query-status").get("status"), "running")
     # The device still works for the kernel after the hostile calls.
     ctx.expect_eq(

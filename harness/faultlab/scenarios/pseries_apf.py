@@ -19,19 +19,18 @@ kernel: read() into it) and checks every byte afterwards.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from faultlab.scenario import ScenarioContext, StepFailed, parse_json_object, scenario
+from faultlab.scenarios.pseries import HCALL_MODULE, check_hcall_module
 
 APF_ID = "apf0"
 APF = f"/machine/peripheral/{APF_ID}"
 QEMU_ARGS = ("-device", f"spapr-apf,id={APF_ID}")
 PROGRAM = "/opt/faultlab/bin/faultlab-apf"
-HCALL_MODULE = "/opt/faultlab/modules/faultlab_hcall.ko"
 DEBUGFS = "/sys/kernel/debug/pseries-apf"
 APF_IRQ = 0x1000 + 0x70  # SPAPR_XIRQ_BASE + 0x70, what H_REG_SNS returns in R5
 QOM_COUNTERS = (
@@ -42,7 +41,6 @@ QOM_COUNTERS = (
     "notifications",
     "sns-overflows",
 )
-_HCALL_LINE = re.compile(r"faultlab_hcall: (\{.*\})")
 
 # H_REG_SNS with hostile arguments (faultlab_hcall set=apf, base kernel: nothing registered):
 # PAPR return codes H_PARAMETER -4, H_P2 -55, H_BUSY 1, H_SUCCESS 0.
@@ -348,14 +346,7 @@ def apf_hcall_hostile(ctx: ScenarioContext) -> None:
     q0 = _qom_counters(ctx)
     errors0 = int(ctx.qom_get(APF, "hcall-errors"))
     _expropriate(ctx, prog)
-    ctx.must(f"insmod {HCALL_MODULE} set=apf")
-    m = _HCALL_LINE.search(ctx.dmesg())
-    if not m:
-        raise StepFailed("faultlab_hcall printed no result line")
-    rcs = parse_json_object("faultlab_hcall", m.group(1))
-    for name, expected in HOSTILE_EXPECTED.items():
-        ctx.expect_eq(f"{name}: return code", rcs.get(name), expected)
-    ctx.must("rmmod faultlab_hcall")
+    check_hcall_module(ctx, "set=apf", HOSTILE_EXPECTED)
     ctx.expect_eq(
         "QEMU counted the refused calls", int(ctx.qom_get(APF, "hcall-errors")) - errors0, 7
     )

@@ -83,6 +83,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "faultlab-util.h"
+#include "x86-enqcmd.h"
+
 #define PAGE 4096UL
 #define NPAGES_MAX 256
 #define BATCH_COUNT 4
@@ -135,133 +138,13 @@ static long enqcmd_retries;
 static char file_dir[600];
 static char file_name[256];
 
-/* -- JSON output (one line) ---------------------------------------------- */
-
-static char out[1 << 20];
-static size_t out_len;
-static bool need_comma[32];
-static char closer[32];
-static int depth;
-
-static void emit(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out + out_len, sizeof(out) - out_len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		out_len += (size_t)n < sizeof(out) - out_len ? (size_t)n :
-			   sizeof(out) - out_len - 1;
-}
-
-static void key(const char *k)
-{
-	if (need_comma[depth])
-		emit(",");
-	need_comma[depth] = true;
-	if (k)
-		emit("\"%s\":", k);
-}
-
-static void j_open(const char *k, char c)
-{
-	key(k);
-	emit("%c", c);
-	need_comma[++depth] = false;
-	closer[depth] = c == '{' ? '}' : ']';
-}
-
-static void j_close(char c)
-{
-	(void)c;
-	emit("%c", closer[depth]);
-	depth--;
-}
-
-static void j_int(const char *k, long long v)
-{
-	key(k);
-	emit("%lld", v);
-}
-
-static void j_u64(const char *k, uint64_t v)
-{
-	key(k);
-	emit("%" PRIu64, v);
-}
-
-static void j_str(const char *k, const char *s)
-{
-	key(k);
-	emit("\"");
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			emit("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			emit("\\u%04x", *s);
-		else
-			emit("%c", *s);
-	}
-	emit("\"");
-}
-
-static void flush_json(void)
-{
-	while (depth > 0)
-		j_close(0);
-	emit("}\n");
-	fwrite(out, 1, out_len, stdout);
-	fflush(stdout);
-}
-
-static void __attribute__((noreturn)) fail(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	while (depth > 0)
-		j_close(0);
-	j_str("error", msg);
-	flush_json();
-	exit(1);
-}
-
 /* -- time, sysfs ------------------------------------------------------------ */
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void pause_us(long us)
 {
 	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 };
 
 	nanosleep(&ts, NULL);
-}
-
-static long long read_ll(const char *path)
-{
-	char buf[64];
-	ssize_t n;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	return strtoll(buf, NULL, 0);
 }
 
 static int read_str(const char *path, char *buf, size_t len)
@@ -332,7 +215,7 @@ static void j_counters(const char *k, struct counters c)
 	j_open(k, '{');
 	j_int("cr_faults", c.faults);
 	j_int("cr_fault_failures", c.failures);
-	j_close('}');
+	j_close();
 }
 
 static void j_counters_all(struct counters before, struct counters after)
@@ -344,7 +227,7 @@ static void j_counters_all(struct counters before, struct counters after)
 	j_counters("before", before);
 	j_counters("after", after);
 	j_counters("delta", delta);
-	j_close('}');
+	j_close();
 }
 
 /* -- submission --------------------------------------------------------------- */
@@ -362,23 +245,6 @@ static void on_signal(int sig)
 	}
 	got_signal = sig;
 	siglongjmp(sig_env, 1);
-}
-
-/* MOVDIR64B (%rdx) -> ES:(%rax) */
-static void movdir64b(void *dst, const void *src)
-{
-	__asm__ volatile(".byte 0x66, 0x0f, 0x38, 0xf8, 0x02"
-			 : : "a"(dst), "d"(src) : "memory");
-}
-
-/* ENQCMD (%rdx) -> ES:(%rax); returns ZF (1: not accepted, retry) */
-static int enqcmd(void *dst, const void *src)
-{
-	uint8_t zf;
-
-	__asm__ volatile(".byte 0xf2, 0x0f, 0x38, 0xf8, 0x02\n\tsetz %0"
-			 : "=r"(zf) : "a"(dst), "d"(src) : "memory", "cc");
-	return zf;
 }
 
 static void submit(const struct dsa_desc *d)
@@ -455,25 +321,10 @@ static void j_cr(const char *k, const struct dsa_cr *cr, struct cr_wait w)
 	j_u64("fault_addr", cr->fault_addr);
 	j_int("timed_out", w.timed_out);
 	j_u64("wait_us", w.wait_us);
-	j_close('}');
+	j_close();
 }
 
 /* -- memory ------------------------------------------------------------------- */
-
-static void *map_pages(size_t pages, int prot)
-{
-	void *p = mmap(NULL, pages * PAGE, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		fail("mmap of %zu pages: %s", pages, strerror(errno));
-	return p;
-}
-
-static void drop(void *p, size_t len)
-{
-	if (madvise(p, len, MADV_DONTNEED))
-		fail("madvise(MADV_DONTNEED): %s", strerror(errno));
-}
 
 static uint8_t pattern(size_t i)
 {
@@ -504,9 +355,9 @@ static uint64_t addr(const void *p)
 
 static void case_memmove(size_t len)
 {
-	uint8_t *src = map_pages(NPAGES_MAX, PROT_READ | PROT_WRITE);
-	uint8_t *dst = map_pages(NPAGES_MAX, PROT_READ | PROT_WRITE);
-	struct dsa_cr *cr = map_pages(1, PROT_READ | PROT_WRITE);
+	uint8_t *src = map_anon(NPAGES_MAX * PAGE, PROT_READ | PROT_WRITE);
+	uint8_t *dst = map_anon(NPAGES_MAX * PAGE, PROT_READ | PROT_WRITE);
+	struct dsa_cr *cr = map_anon(PAGE, PROT_READ | PROT_WRITE);
 	struct counters before;
 	struct dsa_desc d;
 	struct cr_wait w;
@@ -528,10 +379,10 @@ static void case_memmove(size_t len)
 
 static void case_cr_fault(bool unwritable)
 {
-	uint8_t *src = map_pages(1, PROT_READ | PROT_WRITE);
-	uint8_t *dst = map_pages(1, PROT_READ | PROT_WRITE);
+	uint8_t *src = map_anon(PAGE, PROT_READ | PROT_WRITE);
+	uint8_t *dst = map_anon(PAGE, PROT_READ | PROT_WRITE);
 	/* CR 0x40 into its page: the device must report the CR's own address. */
-	uint8_t *crpage = map_pages(1, unwritable ? PROT_READ : PROT_READ | PROT_WRITE);
+	uint8_t *crpage = map_anon(PAGE, unwritable ? PROT_READ : PROT_READ | PROT_WRITE);
 	struct dsa_cr *cr = (struct dsa_cr *)(crpage + 0x40);
 	struct counters before, after;
 	struct dsa_desc d;
@@ -542,7 +393,7 @@ static void case_cr_fault(bool unwritable)
 	memset(dst, 0, PAGE);
 	if (!unwritable) {
 		memset(crpage, 0, PAGE);
-		drop(crpage, PAGE);
+		drop_pages(crpage, PAGE);
 	}
 	before = read_counters();
 	fill_desc(&d, OP_MEMMOVE, memmove_flags(), cr, addr(src), addr(dst), PAGE);
@@ -580,12 +431,12 @@ static void case_batch(const char *which)
 	bool drop_member = !strcmp(which, "member") || !strcmp(which, "both");
 	bool drop_batch = !strcmp(which, "batch") || !strcmp(which, "both");
 	bool ro_member = !strcmp(which, "member-ro");
-	uint8_t *src = map_pages(BATCH_COUNT, PROT_READ | PROT_WRITE);
-	uint8_t *dst = map_pages(BATCH_COUNT, PROT_READ | PROT_WRITE);
-	struct dsa_desc *list = map_pages(1, PROT_READ | PROT_WRITE);
-	uint8_t *crs = map_pages(1, PROT_READ | PROT_WRITE);
-	uint8_t *member_page = map_pages(1, ro_member ? PROT_READ : PROT_READ | PROT_WRITE);
-	uint8_t *batch_page = map_pages(1, PROT_READ | PROT_WRITE);
+	uint8_t *src = map_anon(BATCH_COUNT * PAGE, PROT_READ | PROT_WRITE);
+	uint8_t *dst = map_anon(BATCH_COUNT * PAGE, PROT_READ | PROT_WRITE);
+	struct dsa_desc *list = map_anon(PAGE, PROT_READ | PROT_WRITE);
+	uint8_t *crs = map_anon(PAGE, PROT_READ | PROT_WRITE);
+	uint8_t *member_page = map_anon(PAGE, ro_member ? PROT_READ : PROT_READ | PROT_WRITE);
+	uint8_t *batch_page = map_anon(PAGE, PROT_READ | PROT_WRITE);
 	struct dsa_cr *member_cr[BATCH_COUNT];
 	struct dsa_cr *bcr = (struct dsa_cr *)(batch_page + 0x20);
 	struct counters before, after;
@@ -607,9 +458,9 @@ static void case_batch(const char *which)
 			  addr(src + i * PAGE), addr(dst + i * PAGE), PAGE);
 	}
 	if (drop_member)
-		drop(member_page, PAGE);
+		drop_pages(member_page, PAGE);
 	if (drop_batch)
-		drop(batch_page, PAGE);
+		drop_pages(batch_page, PAGE);
 	before = read_counters();
 	fill_desc(&d, OP_BATCH, FLAG_CRAV | FLAG_RCR | desc_flags_extra, bcr,
 		  addr(list), 0, BATCH_COUNT);
@@ -643,13 +494,13 @@ static void case_batch(const char *which)
 		key(NULL);
 		emit("\"member1-readonly\"");
 	}
-	j_close(']');
+	j_close();
 	j_u64("batch_cr_addr", addr(bcr));
 	j_cr("batch_cr", bcr, w);
 	j_open("members", '[');
 	for (int i = 0; i < BATCH_COUNT; i++)
 		j_cr(NULL, member_cr[i], mw[i]);
-	j_close(']');
+	j_close();
 	j_int("dst_mismatches", mismatches(dst, BATCH_COUNT * PAGE, 0));
 	j_counters_all(before, after);
 }
@@ -658,7 +509,7 @@ static void case_partial(const char *where, size_t pages, size_t index)
 {
 	bool on_src = !strcmp(where, "src");
 	uint8_t *src, *dst, *hole;
-	struct dsa_cr *cr = map_pages(1, PROT_READ | PROT_WRITE);
+	struct dsa_cr *cr = map_anon(PAGE, PROT_READ | PROT_WRITE);
 	size_t len = pages * PAGE, done = 0;
 	struct counters before, after;
 	int n = 0;
@@ -667,12 +518,12 @@ static void case_partial(const char *where, size_t pages, size_t index)
 		fail("partial: WHERE is src or dst (got %s)", where);
 	if (!pages || pages > NPAGES_MAX || index >= pages)
 		fail("partial: need 0 < PAGES <= %d and INDEX < PAGES", NPAGES_MAX);
-	src = map_pages(pages, PROT_READ | PROT_WRITE);
-	dst = map_pages(pages, PROT_READ | PROT_WRITE);
+	src = map_anon(pages * PAGE, PROT_READ | PROT_WRITE);
+	dst = map_anon(pages * PAGE, PROT_READ | PROT_WRITE);
 	fill(src, len, 0);
 	memset(dst, 0, len);
 	hole = (on_src ? src : dst) + index * PAGE;
-	drop(hole, PAGE);
+	drop_pages(hole, PAGE);
 	before = read_counters();
 	j_str("where", where);
 	j_int("pages", pages);
@@ -693,7 +544,7 @@ static void case_partial(const char *where, size_t pages, size_t index)
 		j_int("offset", done);
 		j_int("len", len - done);
 		j_cr("cr", cr, w);
-		j_close('}');
+		j_close();
 		n++;
 		if (w.timed_out)
 			break;
@@ -719,7 +570,7 @@ static void case_partial(const char *where, size_t pages, size_t index)
 				fill((uint8_t *)fa, PAGE, fa - (uintptr_t)src);
 		}
 	}
-	j_close(']');
+	j_close();
 	after = read_counters();
 	j_int("completed", done);
 	j_int("dst_mismatches", mismatches(dst, len, 0));
@@ -729,7 +580,7 @@ static void case_partial(const char *where, size_t pages, size_t index)
 static void case_prs(size_t pages)
 {
 	uint8_t *src, *dst;
-	struct dsa_cr *cr = map_pages(1, PROT_READ | PROT_WRITE);
+	struct dsa_cr *cr = map_anon(PAGE, PROT_READ | PROT_WRITE);
 	struct counters before, after;
 	struct dsa_desc d;
 	struct cr_wait w;
@@ -737,11 +588,11 @@ static void case_prs(size_t pages)
 
 	if (!pages || pages > NPAGES_MAX)
 		fail("prs: need 0 < PAGES <= %d", NPAGES_MAX);
-	src = map_pages(pages, PROT_READ | PROT_WRITE);
-	dst = map_pages(pages, PROT_READ | PROT_WRITE);
+	src = map_anon(pages * PAGE, PROT_READ | PROT_WRITE);
+	dst = map_anon(pages * PAGE, PROT_READ | PROT_WRITE);
 	fill(src, len, 0);
 	memset(dst, 0, len);
-	drop(dst, len);
+	drop_pages(dst, len);
 	memset(cr, 0, sizeof(*cr));
 	before = read_counters();
 	fill_desc(&d, OP_MEMMOVE, memmove_flags(), cr, addr(src), addr(dst), len);
@@ -773,13 +624,13 @@ static void case_flood(long n)
 
 	if (n <= 0 || n > FLOOD_MAX)
 		fail("flood: need 0 < N <= %d", FLOOD_MAX);
-	src = map_pages((n * 64 + PAGE - 1) / PAGE, PROT_READ | PROT_WRITE);
-	dst = map_pages((n * 64 + PAGE - 1) / PAGE, PROT_READ | PROT_WRITE);
-	crpages = map_pages(n, PROT_READ | PROT_WRITE);
+	src = map_anon(n * 64, PROT_READ | PROT_WRITE);
+	dst = map_anon(n * 64, PROT_READ | PROT_WRITE);
+	crpages = map_anon(n * PAGE, PROT_READ | PROT_WRITE);
 	fill(src, n * 64, 0);
 	memset(dst, 0, n * 64);
 	memset(crpages, 0, n * PAGE);
-	drop(crpages, n * PAGE);
+	drop_pages(crpages, n * PAGE);
 	before = read_counters();
 	start = now_us();
 	while (waited < n) {
@@ -886,7 +737,7 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		usage();
 	c = argv[optind];
-	emit("{");
+	j_open(NULL, '{');
 	j_str("case", c);
 	j_str("device", dev_path);
 	j_int("timeout_ms", timeout_ms);

@@ -93,6 +93,7 @@
 #include <unistd.h>
 
 #include "faultlab_dma/faultlab_dma_uapi.h"
+#include "faultlab-util.h"
 
 #define PAGE 4096UL
 #define GUARD_BYTE 0xa5
@@ -102,119 +103,7 @@
 static const char *dev_path = "/dev/faultlab-dma";
 static unsigned int timeout_ms;
 
-/* -- JSON output (one line) ---------------------------------------------- */
-
-static char out[1 << 20];
-static size_t out_len;
-static bool need_comma[64];
-static char closer[64];
-static int depth;
-
-static void emit(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out + out_len, sizeof(out) - out_len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		out_len += (size_t)n < sizeof(out) - out_len ? (size_t)n :
-			   sizeof(out) - out_len - 1;
-}
-
-static void key(const char *k)
-{
-	if (need_comma[depth])
-		emit(",");
-	need_comma[depth] = true;
-	if (k)
-		emit("\"%s\":", k);
-}
-
-static void j_open(const char *k, char c)
-{
-	key(k);
-	emit("%c", c);
-	need_comma[++depth] = false;
-	closer[depth] = c == '{' ? '}' : ']';
-}
-
-static void j_close(char c)
-{
-	emit("%c", c);
-	depth--;
-}
-
-static void j_int(const char *k, long long v)
-{
-	key(k);
-	emit("%lld", v);
-}
-
-static void j_u64(const char *k, uint64_t v)
-{
-	key(k);
-	emit("%" PRIu64, v);
-}
-
-static void j_bool(const char *k, bool v)
-{
-	key(k);
-	emit(v ? "true" : "false");
-}
-
-static void j_str(const char *k, const char *s)
-{
-	key(k);
-	emit("\"");
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			emit("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			emit("\\u%04x", *s);
-		else
-			emit("%c", *s);
-	}
-	emit("\"");
-}
-
-static void flush_json(void)
-{
-	fwrite(out, 1, out_len, stdout);
-	fputc('\n', stdout);
-	fflush(stdout);
-}
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
-fail(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "faultlab-smmu: %s\n", msg);
-	while (depth > 1)
-		j_close(closer[depth]);
-	if (depth == 0)
-		j_open(NULL, '{');
-	j_str("error", msg);
-	j_close('}');
-	flush_json();
-	exit(1);
-}
-
 /* -- helpers --------------------------------------------------------------- */
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static uint64_t mix64(uint64_t x)
 {
@@ -278,16 +167,7 @@ static void j_cmp(const char *k, struct cmp c)
 	j_u64("bytes", c.bytes);
 	j_u64("mismatches", c.mismatches);
 	j_int("first_mismatch", c.first);
-	j_close('}');
-}
-
-static void *map_anon(size_t len, int prot)
-{
-	void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		fail("mmap %zu bytes: %s", len, strerror(errno));
-	return p;
+	j_close();
 }
 
 static const char *errno_name(int e)
@@ -413,7 +293,7 @@ static void j_run(const char *k, const struct run *res)
 		if (c->flags & (1u << i))
 			j_str(NULL, flag_names[i]);
 	}
-	j_close(']');
+	j_close();
 	j_u64("bytes_done", c->bytes_done);
 	j_u64("fault_addr", c->fault_addr);
 	j_u64("stalls", c->stalls);
@@ -421,7 +301,7 @@ static void j_run(const char *k, const struct run *res)
 	j_u64("elapsed_us", c->elapsed_ns / 1000);
 	j_u64("wall_us", res->wall_us);
 	j_u64("len", res->r.cmd.len);
-	j_close('}');
+	j_close();
 }
 
 /* -- sysfs counters ------------------------------------------------------- */
@@ -480,11 +360,11 @@ static void j_counters(const struct counters *before, const struct counters *aft
 	j_open("before", '{');
 	for (i = 0; i < before->n; i++)
 		j_int(before->name[i], before->val[i]);
-	j_close('}');
+	j_close();
 	j_open("after", '{');
 	for (i = 0; i < after->n; i++)
 		j_int(after->name[i], after->val[i]);
-	j_close('}');
+	j_close();
 	j_open("delta", '{');
 	for (i = 0; i < after->n; i++) {
 		for (j = 0; j < before->n; j++) {
@@ -494,8 +374,8 @@ static void j_counters(const struct counters *before, const struct counters *aft
 			}
 		}
 	}
-	j_close('}');
-	j_close('}');
+	j_close();
+	j_close();
 }
 
 /* -- cases ----------------------------------------------------------------- */
@@ -556,8 +436,7 @@ static void dontneed_sub(struct dev *d, unsigned long n, bool on_src)
 	pattern(want, len, 2);
 	memcpy(src, want, len);
 	pattern(dst, len, 3);
-	if (madvise(on_src ? src : dst, len, MADV_DONTNEED))
-		fail("madvise(MADV_DONTNEED): %s", strerror(errno));
+	drop_pages(on_src ? src : dst, len);
 	counters_read(&before);
 	res = dev_run(d, FAULTLAB_DMA_OP_COPY, src, dst, len, timeout_ms);
 	counters_read(&after);
@@ -567,7 +446,7 @@ static void dontneed_sub(struct dev *d, unsigned long n, bool on_src)
 	if (on_src)
 		j_cmp("src_zero", compare(src, zero, len));
 	j_counters(&before, &after);
-	j_close('}');
+	j_close();
 	munmap(src, len);
 	munmap(dst, len);
 	free(want);
@@ -584,7 +463,7 @@ static void case_dontneed(unsigned long n)
 	j_open("subcases", '{');
 	dontneed_sub(&d, n, false);
 	dontneed_sub(&d, n, true);
-	j_close('}');
+	j_close();
 	close(d.fd);
 }
 
@@ -651,22 +530,6 @@ static void case_readonly(void)
 	j_cmp("compare", compare(page, want, PAGE));
 	j_counters(&before, &after);
 	close(d.fd);
-}
-
-static long long read_ll(const char *path)
-{
-	char buf[64];
-	ssize_t n;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	return strtoll(buf, NULL, 0);
 }
 
 static void case_file(unsigned long n)
@@ -851,19 +714,19 @@ static void case_many(unsigned long procs, unsigned long n)
 		j_u64("bytes_done", cd->bytes_done);
 		j_u64("mismatches", pr[i].mismatches);
 		j_u64("elapsed_us", cd->elapsed_ns / 1000);
-		j_close('}');
+		j_close();
 		stalls += cd->stalls;
 		bytes += cd->bytes_done;
 		mism += pr[i].mismatches;
 		failed += !ok;
 	}
-	j_close(']');
+	j_close();
 	j_open("total", '{');
 	j_u64("stalls", stalls);
 	j_u64("bytes", bytes);
 	j_u64("mismatches", mism);
 	j_int("failed", failed);
-	j_close('}');
+	j_close();
 	j_u64("wall_us", wall);
 	j_int("faults_per_s", wall ? (long long)(stalls * 1000000u / wall) : 0);
 	j_counters(&before, &after);
@@ -962,7 +825,7 @@ int main(int argc, char **argv)
 		case_hold();
 	else
 		usage();
-	j_close('}');
+	j_close();
 	flush_json();
 	return 0;
 }

@@ -38,6 +38,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "x86-enqcmd.h"
+
 static sigjmp_buf env;
 static volatile int got_sig;
 static volatile int got_code;
@@ -50,32 +52,6 @@ static void handler(int sig, siginfo_t *si, void *uc)
 	got_code = si->si_code;
 	got_addr = (uintptr_t)si->si_addr;
 	siglongjmp(env, 1);
-}
-
-/* MOVDIR64B (%rdx) -> ES:%rax, as the kernel's movdir64b() encodes it. */
-static void movdir64b(void *dst, const void *src)
-{
-	__asm__ volatile(".byte 0x66, 0x0f, 0x38, 0xf8, 0x02"
-			 : : "a"(dst), "d"(src) : "memory");
-}
-
-/* ENQCMD (F2) / ENQCMDS (F3) (%rdx) -> ES:%rax; returns ZF. */
-static int enqcmd(void *dst, const void *src)
-{
-	uint8_t zf;
-
-	__asm__ volatile(".byte 0xf2, 0x0f, 0x38, 0xf8, 0x02\n\tsetz %0"
-			 : "=r"(zf) : "a"(dst), "d"(src) : "memory", "cc");
-	return zf;
-}
-
-static int enqcmds(void *dst, const void *src)
-{
-	uint8_t zf;
-
-	__asm__ volatile(".byte 0xf3, 0x0f, 0x38, 0xf8, 0x02\n\tsetz %0"
-			 : "=r"(zf) : "a"(dst), "d"(src) : "memory", "cc");
-	return zf;
 }
 
 /* MOVDIRI %eax -> (%rdx), and REX.W MOVDIRI %rax -> (%rdx). */

@@ -455,7 +455,7 @@ void faultlab_dma_cmd(FaultlabDmaChan *c, uint64_t val)
                   !fdma_range_ok(c->c_src, c->c_len)))) {
         bad = "range wraps past the end of the address space";
     }
-    if (!bad && pv && !(pci_get_word(pdev->config + s->pasid_cap +
+    if (!bad && pv && !(pci_get_word(pdev->config + s->pci_pasid.pasid_cap +
                                      PCI_PASID_CTRL) & PCI_PASID_CTRL_ENABLE)) {
         bad = "PASID tagged while the PASID capability is disabled";
     }

@@ -6,26 +6,15 @@
  * engine is in faultlab-dma-engine.c. Interface:
  * qemu-devices/docs/faultlab-dma.md.
  *
- * PCI details Linux 6.12 needs before pci_enable_pasid() succeeds:
- *  - a PCIe capability with DEVCAP2.EETLPP (End-End TLP Prefix Supported,
- *    set by pcie_cap_init) on an RC integrated endpoint, which QEMU makes of
- *    a PCIe device on a root bus (pci_configure_eetlp_prefix);
- *  - the PASID extended capability;
- *  - single function, no ACS capability: pci_acs_enabled() is then true
- *    for an RC integrated endpoint, so pci_acs_path_enabled() holds.
- * And for intel-iommu's IOPF (intel_iommu_enable_iopf, pci_enable_pri):
- *  - an ATS capability with Page Aligned Request (otherwise Linux never
- *    enables ATS); the engine caches no translation, so invalidation
- *    requests have nothing to invalidate;
- *  - a PRI capability reading Stopped while disabled and "PRG Response PASID
- *    Required". The IOMMU reads its Enable bit before it turns a fault into
- *    a page request; the engine itself keeps no page request state.
+ * The PCIe, PASID, ATS and PRI capabilities Linux 6.12 needs are those of
+ * hw/faultlab/pci-pasid.h, without PASID Privileged Mode (Linux uses none
+ * for SVA). The engine keeps no page request: PRI reads Stopped whenever
+ * it is disabled.
  */
 #include "qemu/osdep.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
-#include "qemu/range.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
 #include "hw/pci/pci.h"
@@ -39,11 +28,6 @@
 #define FAULTLAB_DMA_VENDOR_ID  0x1234
 #define FAULTLAB_DMA_DEVICE_ID  0xfa01
 #define FAULTLAB_DMA_CLASS      0x0880
-#define FAULTLAB_DMA_PASID_OFFSET PCI_CONFIG_SPACE_SIZE
-#define FAULTLAB_DMA_ATS_OFFSET   (FAULTLAB_DMA_PASID_OFFSET + \
-                                   PCI_EXT_CAP_PASID_SIZEOF)
-#define FAULTLAB_DMA_PRI_OFFSET   (FAULTLAB_DMA_ATS_OFFSET + \
-                                   PCI_EXT_CAP_ATS_SIZEOF)
 #define FAULTLAB_DMA_PRI_MAX_REQ  256
 
 /* Interrupts */
@@ -280,78 +264,13 @@ static const MemoryRegionOps fdma_mmio_ops = {
 
 /* PCI */
 
-static void fdma_pasid_cap_init(FaultlabDmaState *s)
-{
-    PCIDevice *pdev = PCI_DEVICE(s);
-    uint16_t pos = FAULTLAB_DMA_PASID_OFFSET;
-
-    /* No Execute or Privileged Mode: Linux enables neither for SVA. */
-    pcie_add_capability(pdev, PCI_EXT_CAP_ID_PASID, 1, pos,
-                        PCI_EXT_CAP_PASID_SIZEOF);
-    pci_set_word(pdev->config + pos + PCI_PASID_CAP,
-                 (s->pasid_bits << 8) & PCI_PASID_CAP_WIDTH);
-    pci_set_word(pdev->config + pos + PCI_PASID_CTRL, 0);
-    pci_set_word(pdev->wmask + pos + PCI_PASID_CTRL, PCI_PASID_CTRL_ENABLE);
-    s->pasid_cap = pos;
-}
-
-static void fdma_pri_update(FaultlabDmaState *s)
-{
-    PCIDevice *pdev = PCI_DEVICE(s);
-    uint16_t pos = s->pri_cap;
-    uint16_t ctrl, status;
-
-    if (!pos) {
-        return;
-    }
-    ctrl = pci_get_word(pdev->config + pos + PCI_PRI_CTRL);
-    status = pci_get_word(pdev->config + pos + PCI_PRI_STATUS);
-    if (ctrl & PCI_PRI_CTRL_RESET) {
-        /* Reset clears the error bits; it reads back as 0. */
-        status &= ~(PCI_PRI_STATUS_RF | PCI_PRI_STATUS_UPRGI);
-        ctrl &= ~PCI_PRI_CTRL_RESET;
-        pci_set_word(pdev->config + pos + PCI_PRI_CTRL, ctrl);
-    }
-    /* Stopped: disabled, and no request outstanding (none is kept here). */
-    if (ctrl & PCI_PRI_CTRL_ENABLE) {
-        status &= ~PCI_PRI_STATUS_STOPPED;
-    } else {
-        status |= PCI_PRI_STATUS_STOPPED;
-    }
-    pci_set_word(pdev->config + pos + PCI_PRI_STATUS, status);
-}
-
-static void fdma_ats_pri_cap_init(FaultlabDmaState *s)
-{
-    PCIDevice *pdev = PCI_DEVICE(s);
-    uint16_t pos = FAULTLAB_DMA_PRI_OFFSET;
-
-    pcie_ats_init(pdev, FAULTLAB_DMA_ATS_OFFSET, true);
-
-    pcie_add_capability(pdev, PCI_EXT_CAP_ID_PRI, 1, pos,
-                        PCI_EXT_CAP_PRI_SIZEOF);
-    pci_set_word(pdev->config + pos + PCI_PRI_CTRL, 0);
-    pci_set_word(pdev->wmask + pos + PCI_PRI_CTRL,
-                 PCI_PRI_CTRL_ENABLE | PCI_PRI_CTRL_RESET);
-    pci_set_word(pdev->config + pos + PCI_PRI_STATUS,
-                 PCI_PRI_STATUS_STOPPED | PCI_PRI_STATUS_PASID);
-    pci_set_long(pdev->config + pos + PCI_PRI_MAX_REQ,
-                 FAULTLAB_DMA_PRI_MAX_REQ);
-    pci_set_long(pdev->config + pos + PCI_PRI_ALLOC_REQ, 0);
-    pci_set_long(pdev->wmask + pos + PCI_PRI_ALLOC_REQ, UINT32_MAX);
-    s->pri_cap = pos;
-}
-
 static void fdma_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
                               int len)
 {
     FaultlabDmaState *s = FAULTLAB_DMA(pdev);
 
-    pci_default_write_config(pdev, addr, val, len);
-    if (s->pri_cap && ranges_overlap(addr, len, s->pri_cap,
-                                     PCI_EXT_CAP_PRI_SIZEOF)) {
-        fdma_pri_update(s);
-    }
+    faultlab_pci_pasid_write_config(&s->pci_pasid, pdev, addr, val, len,
+                                    false);
     /* MSI enable may have changed: move the interrupt to the right wire. */
     fdma_update_intx(s);
 }
@@ -376,10 +295,9 @@ static void fdma_realize(PCIDevice *pdev, Error **errp)
 
     pci_config_set_interrupt_pin(pdev->config, 1);
 
-    ret = pcie_endpoint_cap_init(pdev, 0);
-    if (ret < 0) {
-        error_setg(errp, "%s: cannot add the PCIe capability",
-                   TYPE_FAULTLAB_DMA);
+    if (!faultlab_pci_pasid_realize(&s->pci_pasid, pdev, s->pasid_bits,
+                                    false, s->ats_pri,
+                                    FAULTLAB_DMA_PRI_MAX_REQ, errp)) {
         return;
     }
     ret = msi_init(pdev, 0, 1, true, false, &err);
@@ -389,10 +307,6 @@ static void fdma_realize(PCIDevice *pdev, Error **errp)
     } else if (ret < 0) {
         error_propagate(errp, err);
         return;
-    }
-    fdma_pasid_cap_init(s);
-    if (s->ats_pri) {
-        fdma_ats_pri_cap_init(s);
     }
 
     memory_region_init_io(&s->mmio, OBJECT(s), &fdma_mmio_ops, s,
@@ -440,14 +354,7 @@ static void fdma_reset_hold(Object *obj, ResetType type)
     timer_del(&s->slice_timer);
     s->irq_status = 0;
     s->irq_mask = 0;
-    pci_set_word(pdev->config + s->pasid_cap + PCI_PASID_CTRL, 0);
-    if (s->pri_cap) {
-        pci_set_word(pdev->config + pdev->exp.ats_cap + PCI_ATS_CTRL, 0);
-        pci_set_word(pdev->config + s->pri_cap + PCI_PRI_CTRL, 0);
-        pci_set_long(pdev->config + s->pri_cap + PCI_PRI_ALLOC_REQ, 0);
-        pci_set_word(pdev->config + s->pri_cap + PCI_PRI_STATUS,
-                     PCI_PRI_STATUS_STOPPED | PCI_PRI_STATUS_PASID);
-    }
+    faultlab_pci_pasid_reset(&s->pci_pasid, pdev);
     fdma_update_intx(s);
 }
 

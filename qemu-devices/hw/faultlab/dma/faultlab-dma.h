@@ -13,6 +13,7 @@
 #include "system/runstate.h"
 #include "hw/pci/pci_device.h"
 #include "hw/faultlab/pasid-iommu.h"
+#include "hw/faultlab/pci-pasid.h"
 #include "registers.h"
 
 #define TYPE_FAULTLAB_DMA "faultlab-dma"
@@ -93,9 +94,8 @@ struct FaultlabDmaState {
     uint32_t nchan;
     uint8_t pasid_bits;
 
-    uint16_t pasid_cap;         /* config space offset of the PASID cap */
     bool ats_pri;               /* ATS and PRI capabilities ("ats-pri") */
-    uint16_t pri_cap;           /* config space offset of the PRI cap, or 0 */
+    FaultlabPciPasid pci_pasid; /* PASID, ATS and PRI capabilities */
     uint64_t irq_status;
     uint64_t irq_mask;
     uint64_t run;               /* bottom-half runs, keys FaultlabDmaXlate */

@@ -18,17 +18,15 @@
  *    the record it meant to write; a full log stops the WQ until software
  *    moves the head.
  *
- * PCI details Linux 6.12 needs (as for faultlab-dma): a PCIe capability with
- * DEVCAP2.EETLPP on an RC integrated endpoint (a PCIe device on the root
- * bus), PASID (with privileged mode, for kernel WQs with a PASID), ATS with
- * Page Aligned Request, PRI reading Stopped while disabled and "PRG Response
- * PASID Required".
+ * The PCIe, PASID, ATS and PRI capabilities Linux 6.12 needs are those of
+ * hw/faultlab/pci-pasid.h (as for faultlab-dma), with PASID Privileged Mode
+ * for dedicated kernel WQs with a PASID. PRI does not read Stopped while a
+ * WQ holds a page request.
  */
 #include "qemu/osdep.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
-#include "qemu/range.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
@@ -46,9 +44,6 @@
 #define DSA_DEVICE_ID           0x0b25
 #define DSA_CLASS               0x0880
 #define DSA_VERSION             0x200
-#define DSA_PASID_OFFSET        PCI_CONFIG_SPACE_SIZE
-#define DSA_ATS_OFFSET          (DSA_PASID_OFFSET + PCI_EXT_CAP_PASID_SIZEOF)
-#define DSA_PRI_OFFSET          (DSA_ATS_OFFSET + PCI_EXT_CAP_ATS_SIZEOF)
 #define DSA_PRI_MAX_REQ         512
 #define DSA_BH_BUDGET           32      /* descriptor steps per BH run */
 
@@ -411,8 +406,7 @@ static bool dsa_wq_prs(FaultlabDsaState *s, const DSAWq *wq)
     if (wq->cfg[2] & DSA_WQCFG2_PRS_DISABLE) {
         return false;
     }
-    return s->pri_cap && (pci_get_word(pdev->config + s->pri_cap +
-                                       PCI_PRI_CTRL) & PCI_PRI_CTRL_ENABLE);
+    return faultlab_pci_pasid_pri_enabled(&s->pci_pasid, pdev);
 }
 
 static bool dsa_wq_active(const DSAWq *wq)
@@ -1123,7 +1117,8 @@ static uint32_t dsa_enable_wq(FaultlabDsaState *s, uint32_t wqi)
     cfg2 = wq->cfg[2];
     size = wq->cfg[0] & 0xffff;
     pasid = (cfg2 >> DSA_WQCFG2_PASID_SHIFT) & DSA_WQCFG2_PASID_MASK;
-    pasid_ctrl = pci_get_word(pdev->config + s->pasid_cap + PCI_PASID_CTRL);
+    pasid_ctrl = pci_get_word(pdev->config + s->pci_pasid.pasid_cap +
+                              PCI_PASID_CTRL);
     if (dsa_state(s) != DSA_STATE_ENABLED) {
         return DSA_CMDSTS_DEV_NOTEN;
     }
@@ -1567,97 +1562,34 @@ static const MemoryRegionOps dsa_mmio_ops = {
 
 /* PCI */
 
-static void dsa_pasid_cap_init(FaultlabDsaState *s)
-{
-    PCIDevice *pdev = PCI_DEVICE(s);
-    uint16_t pos = DSA_PASID_OFFSET;
-
-    pcie_add_capability(pdev, PCI_EXT_CAP_ID_PASID, 1, pos,
-                        PCI_EXT_CAP_PASID_SIZEOF);
-    /* Privileged mode: dedicated kernel WQs with a PASID need it. */
-    pci_set_word(pdev->config + pos + PCI_PASID_CAP,
-                 ((s->pasid_bits << 8) & PCI_PASID_CAP_WIDTH) |
-                 PCI_PASID_CAP_PRIV);
-    pci_set_word(pdev->config + pos + PCI_PASID_CTRL, 0);
-    pci_set_word(pdev->wmask + pos + PCI_PASID_CTRL,
-                 PCI_PASID_CTRL_ENABLE | PCI_PASID_CTRL_PRIV);
-    s->pasid_cap = pos;
-}
-
-static void dsa_pri_update(FaultlabDsaState *s)
-{
-    PCIDevice *pdev = PCI_DEVICE(s);
-    uint16_t pos = s->pri_cap;
-    uint16_t ctrl, status;
-    bool outstanding = false;
-    int i;
-
-    if (!pos) {
-        return;
-    }
-    ctrl = pci_get_word(pdev->config + pos + PCI_PRI_CTRL);
-    status = pci_get_word(pdev->config + pos + PCI_PRI_STATUS);
-    if (ctrl & PCI_PRI_CTRL_RESET) {
-        status &= ~(PCI_PRI_STATUS_RF | PCI_PRI_STATUS_UPRGI);
-        ctrl &= ~PCI_PRI_CTRL_RESET;
-        pci_set_word(pdev->config + pos + PCI_PRI_CTRL, ctrl);
-    }
-    for (i = 0; i < DSA_NUM_WQS; i++) {
-        outstanding |= s->wq[i].job.held;
-    }
-    if (!(ctrl & PCI_PRI_CTRL_ENABLE) && !outstanding) {
-        status |= PCI_PRI_STATUS_STOPPED;
-    } else {
-        status &= ~PCI_PRI_STATUS_STOPPED;
-    }
-    pci_set_word(pdev->config + pos + PCI_PRI_STATUS, status);
-}
-
-static void dsa_ats_pri_cap_init(FaultlabDsaState *s)
-{
-    PCIDevice *pdev = PCI_DEVICE(s);
-    uint16_t pos = DSA_PRI_OFFSET;
-
-    pcie_ats_init(pdev, DSA_ATS_OFFSET, true);
-    pcie_add_capability(pdev, PCI_EXT_CAP_ID_PRI, 1, pos,
-                        PCI_EXT_CAP_PRI_SIZEOF);
-    pci_set_word(pdev->config + pos + PCI_PRI_CTRL, 0);
-    pci_set_word(pdev->wmask + pos + PCI_PRI_CTRL,
-                 PCI_PRI_CTRL_ENABLE | PCI_PRI_CTRL_RESET);
-    pci_set_word(pdev->config + pos + PCI_PRI_STATUS,
-                 PCI_PRI_STATUS_STOPPED | PCI_PRI_STATUS_PASID);
-    pci_set_long(pdev->config + pos + PCI_PRI_MAX_REQ, DSA_PRI_MAX_REQ);
-    pci_set_long(pdev->config + pos + PCI_PRI_ALLOC_REQ, 0);
-    pci_set_long(pdev->wmask + pos + PCI_PRI_ALLOC_REQ, UINT32_MAX);
-    s->pri_cap = pos;
-}
-
 static void dsa_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
                              int len)
 {
     FaultlabDsaState *s = FAULTLAB_DSA(pdev);
+    bool outstanding = false;
+    int i;
 
-    pci_default_write_config(pdev, addr, val, len);
-    if (s->pri_cap && ranges_overlap(addr, len, s->pri_cap,
-                                     PCI_EXT_CAP_PRI_SIZEOF)) {
-        dsa_pri_update(s);
+    /* A held access is an outstanding page request. */
+    for (i = 0; i < DSA_NUM_WQS; i++) {
+        outstanding |= s->wq[i].job.held;
     }
+    faultlab_pci_pasid_write_config(&s->pci_pasid, pdev, addr, val, len,
+                                    outstanding);
 }
 
 static void dsa_realize(PCIDevice *pdev, Error **errp)
 {
     FaultlabDsaState *s = FAULTLAB_DSA(pdev);
-    int ret, i;
+    int i;
 
     if (s->pasid_bits < 1 || s->pasid_bits > DSA_PASID_BITS) {
         error_setg(errp, "%s: pasid-bits must be 1..%d", TYPE_FAULTLAB_DSA,
                    DSA_PASID_BITS);
         return;
     }
-    ret = pcie_endpoint_cap_init(pdev, 0);
-    if (ret < 0) {
-        error_setg(errp, "%s: cannot add the PCIe capability",
-                   TYPE_FAULTLAB_DSA);
+    if (!faultlab_pci_pasid_realize(&s->pci_pasid, pdev, s->pasid_bits,
+                                    true, s->ats_pri, DSA_PRI_MAX_REQ,
+                                    errp)) {
         return;
     }
 
@@ -1681,11 +1613,6 @@ static void dsa_realize(PCIDevice *pdev, Error **errp)
                           DSA_NUM_WQS * DSA_PORTAL_STRIDE);
     pci_register_bar(pdev, 2, PCI_BASE_ADDRESS_SPACE_MEMORY |
                      PCI_BASE_ADDRESS_MEM_TYPE_64, &s->portals);
-
-    dsa_pasid_cap_init(s);
-    if (s->ats_pri) {
-        dsa_ats_pri_cap_init(s);
-    }
 
     s->bh = qemu_bh_new_guarded(dsa_bh, s,
                                 &DEVICE(pdev)->mem_reentrancy_guard);
@@ -1719,14 +1646,7 @@ static void dsa_reset_hold(Object *obj, ResetType type)
     s->cmd = 0;
     s->cmdsts = 0;
     msix_reset(pdev);
-    pci_set_word(pdev->config + s->pasid_cap + PCI_PASID_CTRL, 0);
-    if (s->pri_cap) {
-        pci_set_word(pdev->config + pdev->exp.ats_cap + PCI_ATS_CTRL, 0);
-        pci_set_word(pdev->config + s->pri_cap + PCI_PRI_CTRL, 0);
-        pci_set_long(pdev->config + s->pri_cap + PCI_PRI_ALLOC_REQ, 0);
-        pci_set_word(pdev->config + s->pri_cap + PCI_PRI_STATUS,
-                     PCI_PRI_STATUS_STOPPED | PCI_PRI_STATUS_PASID);
-    }
+    faultlab_pci_pasid_reset(&s->pci_pasid, pdev);
 }
 
 /*

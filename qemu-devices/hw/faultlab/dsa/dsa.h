@@ -7,6 +7,7 @@
 
 #include "hw/pci/pci_device.h"
 #include "hw/faultlab/pasid-iommu.h"
+#include "hw/faultlab/pci-pasid.h"
 #include "qemu/timer.h"
 #include "dsa-ops.h"
 #include "registers.h"
@@ -134,8 +135,7 @@ struct FaultlabDsaState {
     uint64_t n_portal_drops;
     uint64_t n_batches;
 
-    uint16_t pri_cap;
-    uint16_t pasid_cap;
+    FaultlabPciPasid pci_pasid; /* PASID, ATS and PRI capabilities */
 };
 
 #endif

@@ -5,9 +5,12 @@
  * The engine (qemu-devices/docs/faultlab-dma.md) copies, fills and compares
  * memory with DMA tagged by a PASID. This driver makes that DMA use the
  * address space of a user process through SVA, so that every access to a page
- * the process has not populated stalls in the SMMU and is resolved by the I/O
+ * the process has not populated stalls in the IOMMU and is resolved by the I/O
  * page fault path of the IOMMU core (iommu_report_device_fault ->
- * iommu_sva_handle_mm -> page response -> CMD_RESUME).
+ * iommu_sva_handle_mm -> page response): on arm64 the SMMUv3 stalls the access
+ * and the response is a CMD_RESUME; on x86 the access becomes a PCIe page
+ * request in the VT-d page request queue and the response a page group
+ * response descriptor.
  *
  * Probe enables IOPF and SVA for the device. Each open() binds current->mm and
  * takes a free channel; ioctls run commands on it (faultlab_dma_uapi.h).
@@ -16,11 +19,12 @@
  *
  * Counters (under the PCI device, directory faultlab/): what the driver saw
  * (commands, completed, faults, stalls, binds, ...) and, through kprobes on
- * iommu_report_device_fault() and arm_smmu_page_response(), the I/O page
- * faults the IOMMU core was given for this device and the page responses it
- * sent back, by response code. arm_smmu_page_response() is used rather than
- * iopf_group_response() because it sees every response for the device, also
- * the ones sent by iopf_error_response() when no handler was found.
+ * iommu_report_device_fault() and the IOMMU driver's page_response op
+ * (arm_smmu_page_response() on arm64, intel_iommu_page_response() on x86),
+ * the I/O page faults the IOMMU core was given for this device and the page
+ * responses it sent back, by response code. The driver's op is used rather
+ * than iopf_group_response() because it sees every response for the device,
+ * also the ones sent by iopf_error_response() when no handler was found.
  *
  * No lock is held while the driver sleeps for the device: a file's command
  * state is two bits (ACTIVE, WAITER) changed atomically, channel allocation
@@ -184,9 +188,9 @@ static int fdma_kp_report(struct kprobe *p, struct pt_regs *regs)
 }
 
 /*
- * static void arm_smmu_page_response(struct device *dev,
- *                                    struct iopf_fault *unused,
- *                                    struct iommu_page_response *resp)
+ * The IOMMU driver's page_response op (struct iommu_ops):
+ * void (*page_response)(struct device *dev, struct iopf_fault *evt,
+ *                       struct iommu_page_response *msg)
  */
 static int fdma_kp_response(struct kprobe *p, struct pt_regs *regs)
 {
@@ -223,9 +227,11 @@ static struct kprobe fdma_kp_report_probe = {
 };
 
 /*
- * The IOMMU driver's page_response op: arm_smmu_page_response() on arm64,
- * intel_iommu_page_response() on x86 (VT-d page group responses); both take
- * (dev, evt, resp).
+ * The page_response op of the IOMMU driver the device sits behind:
+ * arm_smmu_page_response() (static, arm-smmu-v3.c) on arm64,
+ * intel_iommu_page_response() (prq.c, writes the page group response
+ * descriptor) on x86. Both are only ever called through the op pointer, so
+ * they are never inlined and kallsyms has them.
  */
 #ifdef CONFIG_X86
 #define FDMA_RESP_SYMBOL "intel_iommu_page_response"

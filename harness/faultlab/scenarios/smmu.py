@@ -29,7 +29,8 @@ DMA = f"/machine/peripheral/{DMA_ID}"
 QEMU_ARGS = ("-device", f"faultlab-dma,id={DMA_ID}")
 GUEST_FILES = (PROGRAM, MODULE)
 PROBE_LINE = "IOPF and SVA enabled, /dev/faultlab-dma"
-KPROBES_ARMED = "iommu_report_device_fault=0 arm_smmu_page_response=0"
+# The page_response op of the IOMMU driver the device sits behind, which faultlab_dma probes.
+RESPONSE_PROBE = "arm_smmu_page_response"
 
 
 def smmu_scenario(name: str, summary: str) -> Any:
@@ -80,12 +81,21 @@ class Snapshot:
         return sr.qom_delta(earlier.smmu, self.smmu), sr.qom_delta(earlier.dma, self.dma)
 
 
-def setup(ctx: ScenarioContext) -> Snapshot:
-    """Load the driver, check it probed the device with IOPF + SVA and armed its kprobes."""
+def load_driver(ctx: ScenarioContext, response_probe: str) -> None:
+    """Load the driver, check it probed the device with IOPF + SVA and armed its kprobes
+    (on iommu_report_device_fault and on `response_probe`, the IOMMU driver's page_response)."""
     ctx.must(f"insmod {MODULE}")
     dmesg = ctx.dmesg()
     ctx.expect_in("faultlab_dma probed with IOPF and SVA", PROBE_LINE, dmesg, "dmesg")
-    ctx.expect_eq("kprobes armed", ctx.read(f"{SYSFS}/kprobes"), KPROBES_ARMED)
+    ctx.expect_eq(
+        "kprobes armed",
+        ctx.read(f"{SYSFS}/kprobes"),
+        f"iommu_report_device_fault=0 {response_probe}=0",
+    )
+
+
+def setup(ctx: ScenarioContext) -> Snapshot:
+    load_driver(ctx, RESPONSE_PROBE)
     return Snapshot(ctx)
 
 

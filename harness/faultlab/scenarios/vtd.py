@@ -7,9 +7,11 @@ and SVA for the engine; the faultlab_dma module binds the opening process; the p
 faultlab-smmu (shared with the smmu group: it only talks to /dev/faultlab-dma) runs a case.
 Each fault on a not-present page is a page request descriptor in the page request queue,
 handled by Linux's prq thread and answered with a page group response that makes the
-engine retry. The x86_64 kernel has no kprobes, so the driver's kprobe counts of reported
-faults and responses are not available here; the IOMMU's own QOM counters (page requests
-written, responses matched, overflows) take their place.
+engine retry. As in the smmu group, every fault must be reported once and answered once: the
+scenario compares the device's stall count, the driver's kprobe counts (faults given to
+iommu_report_device_fault, responses passed to intel_iommu_page_response, by code) and the
+VT-d model's own QOM counters (page requests written, page group responses matched, queue
+overflows), and checks the copied bytes.
 """
 
 from __future__ import annotations
@@ -18,11 +20,25 @@ from typing import Any
 
 from faultlab import smmu_results as sr
 from faultlab.scenario import ScenarioContext, StepFailed, scenario
-from faultlab.scenarios.smmu import DMA, DMA_ID, GUEST_FILES, PROBE_LINE, decoded, program
+from faultlab.scenarios.smmu import (
+    DMA,
+    DMA_ID,
+    GUEST_FILES,
+    SYSFS,
+    copy_case,
+    decoded,
+    load_driver,
+    program,
+    qom_counters,
+)
 
 # The intel-iommu is the platform's first -device and has no id (platforms.py).
 VTD = "/machine/peripheral-anon/device[0]"
 VTD_COUNTERS = ("prq-requests", "prq-responses", "prq-overflows")
+# The page_response op of intel-iommu, which faultlab_dma probes on x86.
+RESPONSE_PROBE = "intel_iommu_page_response"
+# The driver's sysfs counters the totals compare (stalls: the device's STALLS registers).
+DRIVER_TOTALS = ("stalls", "iopf_reported", "resp_success", "resp_invalid", "resp_failure")
 QEMU_ARGS = ("-device", f"faultlab-dma,id={DMA_ID}")
 PAGES = 64
 DONTNEED_PAGES = 32
@@ -33,25 +49,11 @@ def vtd_scenario(name: str, summary: str) -> Any:
 
 
 def counters(ctx: ScenarioContext) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for path, names in ((VTD, VTD_COUNTERS), (DMA, sr.DMA_COUNTERS)):
-        for name in names:
-            value = ctx.qom_get(path, name)
-            if not isinstance(value, int):
-                raise StepFailed(f"qom-get {path} {name} returned {value!r}")
-            out[name] = value
+    """The VT-d model's and the device's QOM counters and the driver's sysfs counters."""
+    out = qom_counters(ctx, VTD, VTD_COUNTERS)
+    out.update(qom_counters(ctx, DMA, sr.DMA_COUNTERS))
+    out.update({f"driver {k}": ctx.read_int(f"{SYSFS}/{k}") for k in DRIVER_TOTALS})
     return out
-
-
-def copy_case(ctx: ScenarioContext, label: str, data: Any, length: int, faults: int) -> sr.Run:
-    run = decoded(label, sr.Run.decode, sr.get_obj(data, "run"))
-    cmp = decoded(label, sr.Compare.decode, sr.get_obj(data, "compare"))
-    drv = decoded(label, sr.Counters.decode, sr.get_obj(data, "counters"))
-    for e in sr.expect_copy_done(label, run, cmp, length, faults):
-        ctx.check(e.name, e.ok, e.observed, e.expected)
-    ctx.expect_eq(f"{label}: driver stalls counter", drv.delta("stalls"), faults)
-    ctx.expect_eq(f"{label}: completions without an interrupt", drv.delta("lost_irqs"), 0)
-    return run
 
 
 @vtd_scenario(
@@ -62,8 +64,7 @@ def copy_case(ctx: ScenarioContext, label: str, data: Any, length: int, faults: 
 def prq_retry(ctx: ScenarioContext) -> None:
     if ctx.qom_get(VTD, "type") != "intel-iommu":
         raise StepFailed(f"{VTD} is not the intel-iommu")
-    ctx.must("insmod /opt/faultlab/modules/faultlab_dma.ko")
-    ctx.expect_in("faultlab_dma probed with IOPF and SVA", PROBE_LINE, ctx.dmesg(), "dmesg")
+    load_driver(ctx, RESPONSE_PROBE)
     start = counters(ctx)
 
     n = PAGES
@@ -90,3 +91,19 @@ def prq_retry(ctx: ScenarioContext) -> None:
     ctx.expect_eq("page request queue overflows", delta["prq-overflows"], 0)
     ctx.expect_eq("device stalls (QOM)", delta["stalls"], total)
     ctx.expect_eq("device commands ending in FAULT (QOM)", delta["faults"], 0)
+    # The guest's and the model's accounts of the same faults, side by side.
+    ctx.expect_eq(
+        "faults reported to the IOMMU core (kprobe) = page requests (VT-d) = stalls (device)",
+        (delta["driver iopf_reported"], delta["prq-requests"], delta["driver stalls"]),
+        (delta["stalls"],) * 3,
+    )
+    ctx.expect_eq(
+        "success responses sent (kprobe) = page group responses matched (VT-d)",
+        delta["driver resp_success"],
+        delta["prq-responses"],
+    )
+    ctx.expect_eq(
+        "invalid/failure responses sent (kprobe)",
+        (delta["driver resp_invalid"], delta["driver resp_failure"]),
+        (0, 0),
+    )

@@ -3,7 +3,9 @@ arguments and the QOM host interface, no guest.
 
 qtest runs no vCPU: the faultlab-hcall-tester makes the hcalls on the first vCPU, and no data
 access can take an expropriation DSI here (the scenarios pseries/apf-* do that in a real
-guest). The codes are the ones docs/spapr-apf.md lists.
+guest); the device's test-only `x-data-access` brings an access to the expropriation check, so
+the SNS overflow path (real and `x-inject-sns-full`) is checked byte by byte. The codes are
+the ones docs/spapr-apf.md lists.
 """
 
 from __future__ import annotations
@@ -144,3 +146,106 @@ def test_deregister_while_pending_then_reset(hc: Hcalls) -> None:
     put(hc, "expropriate", 0x3000000)
     hc.qmp.command("system_reset")
     assert get(hc, "sns-registered") is False and get(hc, "pending") == 0
+
+
+# The SNS overflow path. qtest runs no vCPU, so `x-data-access` stands in for the first vCPU's
+# data access reaching the expropriation check (its VPA registered with H_REGISTER_VPA through
+# the hcall tester and byte 0xB9 bit 0x02 set, as the apf kernel does): the page is marked as
+# delivered and its subvention notifies, as in a guest. Whether the interrupt fires is shown by
+# the scenario pseries/apf-overflow (the sleeping task is woken only by it).
+H_REGISTER_VPA, FLAGS_REGISTER_VPA = 0xDC, 1 << 45
+VPA = 0x300000
+PAGES = 0x1000000  # guest pages to expropriate, 4 KiB apart
+
+
+@pytest.fixture
+def apf(hc: Hcalls) -> Hcalls:
+    """The first vCPU has a VPA with expropriation notifications enabled."""
+    vpa = bytearray(1024)
+    vpa[4:6] = (1024).to_bytes(2, "big")  # size, at least 640
+    hc.qt.memwrite(VPA, bytes(vpa))
+    assert hc(H_REGISTER_VPA, FLAGS_REGISTER_VPA, 0, VPA)[0] == H_SUCCESS
+    hc.qt.memwrite(VPA + 0xB9, b"\x02")
+    return hc
+
+
+def sns_register(hc: Hcalls, length: int) -> None:
+    hc.qt.memwrite(SNS, bytes(length))
+    hc.qt.memwrite(SNS, b"\x01")  # control: the interrupt wanted
+    assert hc(H_REG_SNS, SNS, length)[0] == H_SUCCESS
+
+
+def fault_and_subvene(hc: Hcalls, page: int) -> int:
+    """Expropriate guest page `page`, let the vCPU touch it (DSI delivered), subvene it;
+    returns its correlation number."""
+    gpa = PAGES + page * 4096
+    put(hc, "expropriate", gpa)
+    corr = get(hc, "last-correlation")
+    assert isinstance(corr, int)
+    put(hc, "x-data-access", gpa + 0x123)
+    # what the DSI leaves in the VPA: flags 0x01 (data restored), the number
+    assert hc.qt.memread(VPA + 0x17D, 3) == b"\x01" + corr.to_bytes(2, "big")
+    assert get(hc, "pending") == 1  # the page stays away until subvened
+    put(hc, "subvene", corr)
+    assert get(hc, "pending") == 0
+    return corr
+
+
+def entries(hc: Hcalls, n: int) -> list[int]:
+    raw = hc.qt.memread(SNS + 2, 2 * n)
+    return [int.from_bytes(raw[i : i + 2], "big") for i in range(0, 2 * n, 2)]
+
+
+def test_inject_sns_full_knob(hc: Hcalls) -> None:
+    assert get(hc, "x-inject-sns-full") == 0
+    put(hc, "x-inject-sns-full", 3)
+    assert get(hc, "x-inject-sns-full") == 3
+    with pytest.raises(QMPError):
+        put(hc, "x-inject-sns-full", 1 << 32)
+    assert get(hc, "x-inject-sns-full") == 3
+    # a subvention that notifies nothing (no DSI delivered) does not consume it
+    assert hc(H_REG_SNS, SNS, 4096)[0] == H_SUCCESS
+    put(hc, "expropriate", PAGES)
+    put(hc, "subvene", get(hc, "last-correlation"))
+    assert get(hc, "x-inject-sns-full") == 3 and get(hc, "sns-overflows") == 0
+
+
+def test_injected_overflow_drops_the_number(apf: Hcalls) -> None:
+    sns_register(apf, 4096)
+    put(apf, "x-inject-sns-full", 2)
+    fault_and_subvene(apf, 0)
+    # the number is dropped, the overflow bit set, the queue untouched
+    assert apf.qt.memread(SNS, 6) == b"\x01\x01" + bytes(4)
+    assert get(apf, "sns-overflows") == 1 and get(apf, "notifications") == 0
+    assert get(apf, "x-inject-sns-full") == 1
+    fault_and_subvene(apf, 1)
+    assert apf.qt.memread(SNS, 6) == b"\x01\x01" + bytes(4)
+    assert get(apf, "sns-overflows") == 2 and get(apf, "x-inject-sns-full") == 0
+    # the injection used up: the next number goes to the first entry, the guest has not
+    # cleared the state byte yet so the bit stays
+    corr = fault_and_subvene(apf, 2)
+    assert apf.qt.memread(SNS, 6) == b"\x01\x01" + corr.to_bytes(2, "big") + bytes(2)
+    assert get(apf, "notifications") == 1 and get(apf, "sns-overflows") == 2
+    assert get(apf, "apf-faults-delivered") == 3 and get(apf, "subventions") == 3
+    # after the guest consumed the entry and cleared the state, the next one is queued next
+    apf.qt.memwrite(SNS + 1, b"\x00\x00\x00")
+    corr = fault_and_subvene(apf, 3)
+    assert apf.qt.memread(SNS, 6) == b"\x01\x00\x00\x00" + corr.to_bytes(2, "big")
+
+
+def test_real_full_queue_behaves_as_injected(apf: Hcalls) -> None:
+    sns_register(apf, 256)  # (256 - 2) / 2 = 127 entries
+    queued = [fault_and_subvene(apf, i % 64) for i in range(127)]
+    assert entries(apf, 127) == queued and 0 not in queued
+    assert apf.qt.memread(SNS, 2) == b"\x01\x00"
+    assert get(apf, "notifications") == 127 and get(apf, "sns-overflows") == 0
+    # unread, the 128th finds the queue full: the same bytes an injection leaves
+    fault_and_subvene(apf, 0)
+    assert apf.qt.memread(SNS, 2) == b"\x01\x01"
+    assert entries(apf, 127) == queued
+    assert get(apf, "notifications") == 127 and get(apf, "sns-overflows") == 1
+    # the guest reads the first entry: the ring goes on there
+    apf.qt.memwrite(SNS + 1, b"\x00\x00\x00")
+    corr = fault_and_subvene(apf, 1)
+    assert entries(apf, 2) == [corr, queued[1]]
+    assert apf.qt.memread(SNS + 1, 1) == b"\x00"

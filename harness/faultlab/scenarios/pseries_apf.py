@@ -364,3 +364,77 @@ def apf_hcall_hostile(ctx: ScenarioContext) -> None:
     ctx.expect_eq("QEMU: expropriation DSIs (base kernel)", q["apf-faults-delivered"], 0)
     ctx.expect_eq("QEMU: accesses served synchronously", q["sync-accesses"], 1)
     ctx.expect_eq("QEMU: pages still away", int(ctx.qom_get(APF, "pending")), 0)
+
+
+@scenario(
+    "pseries/apf-overflow",
+    "ppc64-pseries",
+    "the subvention's number is lost to a full SNS event queue (x-inject-sns-full): the "
+    "overflow bit and the interrupt still come, the guest wakes every waiter, the task "
+    "resumes with its data intact",
+    qemu_args=QEMU_ARGS,
+    guest_files=(PROGRAM,),
+    kernel_variant="apf",
+)
+def apf_overflow(ctx: ScenarioContext) -> None:
+    _registered(ctx)
+    prog = Program(ctx, "user")
+    q0, g0 = _qom_counters(ctx), _guest_stats(ctx)
+    corr = _expropriate(ctx, prog)
+    prog.touch()
+    _wait("the expropriation DSI", lambda: int(ctx.qom_get(APF, "apf-faults-delivered")) > 0)
+    _wait("the task to sleep", lambda: prog.state() == "D", timeout=10)
+    time.sleep(1.0)
+    ctx.expect_eq("task state 1 s later", prog.state(), "D")
+    ctx.expect_eq("guest: tasks sleeping now", _guest_stats(ctx).get("sleeping"), 1)
+    # Filling the 2047-entry queue for real needs 2047 unread numbers: the knob makes the
+    # next notification find it full, with the same outcome.
+    ctx.qom_set(APF, "x-inject-sns-full", 1)
+    ctx.expect_eq("injection armed", int(ctx.qom_get(APF, "x-inject-sns-full")), 1)
+    ctx.qom_set(APF, "subvene", corr)
+    ctx.expect_eq("injection consumed", int(ctx.qom_get(APF, "x-inject-sns-full")), 0)
+    done = prog.wait_stage("done")
+    _check_done(ctx, done, waited=True)
+    q = _delta(_qom_counters(ctx), q0)
+    ctx.expect_eq(
+        "QEMU counters (delta): the number dropped, the overflow counted",
+        q,
+        {
+            "expropriations": 1,
+            "apf-faults-delivered": 1,
+            "sync-accesses": 0,
+            "subventions": 1,
+            "notifications": 0,
+            "sns-overflows": 1,
+            "pending": 0,
+        },
+    )
+    g = _delta(_guest_stats(ctx), g0)
+    for key, want in (
+        ("user_faults", 1),
+        ("sleeps", 1),
+        ("overflows", 1),  # the state bit seen (and cleared) by the interrupt handler
+        ("tokens", 0),  # no number arrived
+        ("wakeups", 1),  # the overflow woke every waiter: the one task
+        ("early_tokens", 0),
+        ("early_wakeups", 0),
+        ("bad_tokens", 0),
+    ):
+        ctx.expect_eq(f"guest: {key} (delta)", g.get(key), want)
+    ctx.expect_eq("guest: tasks sleeping after", _guest_stats(ctx).get("sleeping"), 0)
+    # Nothing is left of the overflow: the next fault and subvention go the normal way.
+    prog = Program(ctx, "user")
+    q1, g1 = _qom_counters(ctx), _guest_stats(ctx)
+    corr = _expropriate(ctx, prog)
+    prog.touch()
+    _wait("the task to sleep again", lambda: prog.state() == "D", timeout=10)
+    time.sleep(1.0)
+    ctx.qom_set(APF, "subvene", corr)
+    _check_done(ctx, prog.wait_stage("done"), waited=True)
+    q = _delta(_qom_counters(ctx), q1)
+    ctx.expect_eq("QEMU: the next number is queued", q["notifications"], 1)
+    ctx.expect_eq("QEMU: no further overflow", q["sns-overflows"], 0)
+    g = _delta(_guest_stats(ctx), g1)
+    ctx.expect_eq("guest: the next number arrived", g.get("tokens"), 1)
+    ctx.expect_eq("guest: no further overflow", g.get("overflows"), 0)
+    ctx.expect_eq("guest: the task woken by its number", g.get("wakeups"), 1)

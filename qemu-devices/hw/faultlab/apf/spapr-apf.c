@@ -24,7 +24,10 @@
  *
  * The host side is a QOM interface for the harness: properties "expropriate"
  * (write a guest-physical address) and "subvene" (write a correlation
- * number), read-only counters. See qemu-devices/docs/spapr-apf.md.
+ * number), read-only counters. Test-only: "x-inject-sns-full" (the next N
+ * notifications find the event queue full) and "x-data-access" (a data
+ * access of the first vCPU reaches the expropriation check, for qtest, which
+ * runs no vCPU). See qemu-devices/docs/spapr-apf.md.
  */
 
 #include "qemu/osdep.h"
@@ -90,6 +93,7 @@ struct SpaprApfState {
     uint64_t sns_len;
     uint32_t sns_next;          /* next event queue entry */
     bool subvene_on_delivery;   /* subvene at once: wake-before-sleep tests */
+    uint32_t inject_sns_full;   /* next notifications to find the queue full */
 
     uint64_t last_corr;
     uint64_t nr_expropriations;
@@ -173,15 +177,24 @@ static bool apf_subvene_locked(SpaprApfState *s, SpaprApfPage *p)
         return false;
     }
     entry = s->sns_addr + SNS_EQ + 2 * s->sns_next;
-    if (lduw_be_phys(&address_space_memory, entry) != 0) {
-        /* the guest did not consume the entry: the queue is full */
+    if (s->inject_sns_full ||
+        lduw_be_phys(&address_space_memory, entry) != 0) {
+        /*
+         * the guest did not consume the entry: the queue is full (or the
+         * host injects that it is: the same outcome, the entry untouched)
+         */
         uint8_t st = ldub_phys(&address_space_memory,
                                s->sns_addr + SNS_STATE);
 
         stb_phys(&address_space_memory, s->sns_addr + SNS_STATE,
                  st | SNS_STATE_OVERFLOW);
         s->nr_overflows++;
-        trace_spapr_apf_subvene(corr, "event queue overflow");
+        if (s->inject_sns_full) {
+            s->inject_sns_full--;
+            trace_spapr_apf_subvene(corr, "event queue overflow (injected)");
+        } else {
+            trace_spapr_apf_subvene(corr, "event queue overflow");
+        }
     } else {
         stw_be_phys(&address_space_memory, entry, corr);
         s->sns_next = (s->sns_next + 1) % ((s->sns_len - SNS_EQ) / 2);
@@ -397,6 +410,57 @@ static void apf_set_sov(Object *obj, bool value, Error **errp)
     qemu_mutex_unlock(&s->lock);
 }
 
+static void apf_get_inject_full(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    SpaprApfState *s = SPAPR_APF(obj);
+    uint32_t n;
+
+    qemu_mutex_lock(&s->lock);
+    n = s->inject_sns_full;
+    qemu_mutex_unlock(&s->lock);
+    visit_type_uint32(v, name, &n, errp);
+}
+
+static void apf_set_inject_full(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    SpaprApfState *s = SPAPR_APF(obj);
+    uint32_t n;
+
+    if (!visit_type_uint32(v, name, &n, errp)) {
+        return;
+    }
+    qemu_mutex_lock(&s->lock);
+    s->inject_sns_full = n;
+    qemu_mutex_unlock(&s->lock);
+}
+
+/*
+ * qtest runs no vCPU: make the first vCPU's data access to a guest-physical
+ * address reach the expropriation check, as its TLB fill under MSR[DR]=1
+ * does. The DSI itself is not raised (no vCPU runs); the VPA bytes, the
+ * page's state and the counters are what a real access leaves.
+ */
+static void apf_set_data_access(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    uint64_t gpa;
+
+    if (!visit_type_uint64(v, name, &gpa, errp)) {
+        return;
+    }
+    if (!first_cpu) {
+        error_setg(errp, "no vCPU to make the access on");
+        return;
+    }
+    if (spapr_apf != SPAPR_APF(obj)) {
+        error_setg(errp, "spapr-apf is not realized");
+        return;
+    }
+    spapr_apf_data_access(NULL, POWERPC_CPU(first_cpu), gpa, true);
+}
+
 static bool apf_get_registered(Object *obj, Error **errp)
 {
     return SPAPR_APF(obj)->sns_registered;
@@ -462,6 +526,16 @@ static void spapr_apf_instance_init(Object *obj)
         "Subvene the page with this correlation number");
     object_property_add_bool(obj, "subvene-on-delivery", apf_get_sov,
                              apf_set_sov);
+    object_property_add(obj, "x-inject-sns-full", "uint32",
+                        apf_get_inject_full, apf_set_inject_full, NULL, NULL);
+    object_property_set_description(obj, "x-inject-sns-full",
+        "Test only: the next N notifications find the SNS event queue full "
+        "(number dropped, overflow bit set, interrupt raised)");
+    object_property_add(obj, "x-data-access", "uint64", NULL,
+                        apf_set_data_access, NULL, NULL);
+    object_property_set_description(obj, "x-data-access",
+        "Test only (qtest): the first vCPU's data access to this "
+        "guest-physical address reaches the expropriation check");
     object_property_add_bool(obj, "sns-registered", apf_get_registered, NULL);
     object_property_add(obj, "pending", "uint32", apf_get_pending, NULL,
                         NULL, NULL);

@@ -20,6 +20,9 @@
  *                  the CR, logs it in the event log, the driver writes it.
  *   cr-unwritable  the same with the CR in a PROT_READ page: the driver's
  *                  copy fails; the CR is never written.
+ *   drain-cr-fault DRAIN with CRAV and RCR whose CR page was dropped with
+ *                  MADV_DONTNEED before submission: with prs_disable=1 the
+ *                  device logs it as 0x26 DRAIN_EVL, the driver writes it.
  *   batch WHICH    BATCH of 4 MEMMOVEs (one page each) with every CR
  *                  requested; WHICH: none (no CR page dropped), member
  *                  (member 1's CR page dropped), batch (the batch
@@ -53,6 +56,8 @@
  *   memmove:       len, cr, dst_mismatches, counters
  *   cr-fault:      len, cr_addr, cr (as the program read it after the
  *                  status became non-zero), dst_mismatches, src_mismatches
+ *   drain-cr-fault: cr_addr, cr, counters (read 200 ms after the CR came, so
+ *                  that a late counter update shows)
  *   cr-unwritable: len, cr_addr, cr, cr_page_zero (0/1: the read-only page
  *                  still all zeros), dst_mismatches, failures_wait_us
  *   batch:         which (str), count, batch_cr, members [CR...],
@@ -96,6 +101,7 @@
 #define OP_NOOP 0x00
 #define OP_BATCH 0x01
 #define OP_MEMMOVE 0x03
+#define OP_DRAIN 0x02
 #define FLAG_BOF 0x0002
 #define FLAG_CRAV 0x0004
 #define FLAG_RCR 0x0008
@@ -426,6 +432,28 @@ static void case_cr_fault(bool unwritable)
 	j_counters_all(before, after);
 }
 
+static void case_drain_cr_fault(void)
+{
+	/* CR 0x60 into its page: the entry must carry the CR's own address. */
+	uint8_t *crpage = map_anon(PAGE, PROT_READ | PROT_WRITE);
+	struct dsa_cr *cr = (struct dsa_cr *)(crpage + 0x60);
+	struct counters before;
+	struct dsa_desc d;
+	struct cr_wait w;
+
+	memset(crpage, 0, PAGE);
+	drop_pages(crpage, PAGE);
+	before = read_counters();
+	fill_desc(&d, OP_DRAIN, FLAG_CRAV | FLAG_RCR | desc_flags_extra, cr,
+		  0, 0, 0);
+	submit(&d);
+	w = wait_cr(cr, timeout_ms);
+	j_u64("cr_addr", addr(cr));
+	j_cr("cr", cr, w);
+	pause_us(200000);
+	j_counters_all(before, read_counters());
+}
+
 static void case_batch(const char *which)
 {
 	bool drop_member = !strcmp(which, "member") || !strcmp(which, "both");
@@ -704,7 +732,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: faultlab-dsa [-d DEV] [-t TIMEOUT_MS] [-b] [-H MS] CASE [ARGS]\n"
-		"cases: memmove N | cr-fault | cr-unwritable\n"
+		"cases: memmove N | cr-fault | cr-unwritable | drain-cr-fault\n"
 		"       | batch none|member|batch|both|member-ro\n"
 		"       | partial src|dst [PAGES [INDEX]] | prs [PAGES] | flood N\n");
 	exit(2);
@@ -758,6 +786,8 @@ int main(int argc, char **argv)
 		case_cr_fault(false);
 	else if (!strcmp(c, "cr-unwritable"))
 		case_cr_fault(true);
+	else if (!strcmp(c, "drain-cr-fault"))
+		case_drain_cr_fault();
 	else if (!strcmp(c, "batch") && optind + 1 < argc)
 		case_batch(argv[optind + 1]);
 	else if (!strcmp(c, "partial") && optind + 1 < argc)

@@ -170,6 +170,7 @@ class Status(IntEnum):
     INT_HANDLE_INVAL = 0x19
     CRA_XLAT = 0x1A
     CRA_ALIGN = 0x1B
+    DRAIN_EVL = 0x26
     BATCH_EVL_ERR = 0x27
 
 

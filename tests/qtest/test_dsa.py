@@ -608,6 +608,61 @@ def test_cr_fault_goes_to_the_event_log(s: Session) -> None:
     assert s.dsa.evl_status() == (1, 1, False)
 
 
+def test_drain_cr_fault_goes_to_the_event_log_as_drain_evl(s: Session) -> None:
+    evl = mib(8)
+    s.qt.memwrite(evl, bytes(64 * 64))
+    s.enable(0, evl=(evl, 64))
+    cr = UNBACKED + 0x80
+    d = desc(Opcode.DRAIN, Flag.CRAV | Flag.RCR, cr, int_handle=3)
+    assert s.submit(0, d) == PORTAL_ACCEPTED
+    # a failed DRAIN (bad interrupt handle) reports its record as any descriptor
+    bad = desc(Opcode.DRAIN, Flag.CRAV | Flag.RCI, cr + 32, int_handle=MSIX_VECTORS)
+    assert s.submit(0, bad) == PORTAL_ACCEPTED
+    assert (
+        s.submit(0, desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, mib(3))) == PORTAL_ACCEPTED
+    )
+    s.dsa.wait_cr(mib(3))
+    raw = s.qt.memread(evl, 64)
+    e = EvlEntry(raw)
+    assert (e.error, e.wq_idx, e.operation, e.fault_addr) == (
+        Status.DRAIN_EVL,
+        0,
+        2,
+        cr,
+    )
+    assert e.desc_valid and e.wq_idx_valid and e.fault_rw and not e.batch
+    assert e.rcr and not e.rci and not e.first_err_in_batch
+    assert (e.int_handle, e.batch_id, e.batch_idx, e.pasid) == (3, 0, 0, 0)
+    # qw0: desc_valid, wq_idx_valid, fault_rw, error 0x26, operation DRAIN
+    assert raw[:16] == struct.pack("<QHHHH", 0x2_0000_262C, 0, 0, 3, 0x4)
+    assert raw[24:32] == bytes(8)
+    assert e.cr.raw == bytes([Status.SUCCESS]) + bytes(31)
+    e2 = evl_entry(s, evl, 1)
+    assert (e2.error, e2.operation, e2.fault_addr) == (Status.CRA_XLAT, 2, cr + 32)
+    assert not e2.rcr and e2.rci
+    assert e2.cr.raw == bytes([Status.INT_HANDLE_INVAL]) + bytes(31)
+    assert s.dsa.evl_status() == (0, 2, True)
+    assert s.qom("cr-faults") == 2 and s.qom("evl-entries") == 2
+
+
+def test_drain_cr_fault_without_event_log_is_cra_xlat_in_swerr(s: Session) -> None:
+    s.enable(0)
+    cr = UNBACKED + 0xA0
+    assert s.submit(0, desc(Opcode.DRAIN, Flag.CRAV | Flag.RCR, cr)) == PORTAL_ACCEPTED
+    assert (
+        s.submit(0, desc(Opcode.NOOP, Flag.CRAV | Flag.RCR, mib(3))) == PORTAL_ACCEPTED
+    )
+    s.dsa.wait_cr(mib(3))
+    sw = s.dsa.swerr()
+    # valid, desc_valid, wq_idx_valid, fault_rw, error 0x1a
+    assert (
+        sw[0] & 0xFFFF == SWERR_VALID | 1 << 2 | 1 << 3 | 1 << 5 | Status.CRA_XLAT << 8
+    )
+    assert (sw[0] >> 32) & 0xFF == Opcode.DRAIN
+    assert sw[2] == cr
+    assert s.qom("cr-faults") == 1 and s.qom("evl-entries") == 0
+
+
 def test_inject_cr_fail_next_on_a_present_page(s: Session) -> None:
     evl = mib(8)
     s.enable(0, evl=(evl, 64))

@@ -14,6 +14,8 @@ the driver's fault work writes it into the process (idxd_copy_cr) and counts it 
 file's cr_faults (and, when the copy fails, cr_fault_failures). Note from the kernel source
 (drivers/dma/idxd/irq.c idxd_evl_fault_work): cr_faults is counted *before* the copy, so a CR
 that cannot be written counts once in cr_faults and once in cr_fault_failures.
+A DRAIN's CR that cannot be written is logged as 0x26 DRAIN_EVL: the driver copies it only
+when the entry's rcr bit is set and counts it in neither cr_faults nor cr_fault_failures.
 """
 
 from __future__ import annotations
@@ -59,8 +61,10 @@ PAGE_FAULT_NOBOF = 0x03
 BATCH_FAIL = 0x05
 STATUS_WRITE = 0x80
 CRA_XLAT = 0x1A
+DRAIN_EVL = 0x26
 BATCH_EVL_ERR = 0x27
 OP_MEMMOVE = 0x03
+OP_DRAIN = 0x02
 OP_BATCH = 0x01
 BATCH_COUNT = 4  # members of the program's batch case
 
@@ -193,6 +197,12 @@ class EvlEntry:
     cr_result: int
     cr_bytes_completed: int
     cr_fault_addr: int
+    raw: tuple[int, ...] = ()  # the entry's qwords (the dump's "entry[i] = ..." lines)
+
+    @property
+    def rcr(self) -> bool:
+        """Error info bit rcr (qw1 bit 50: the u16 at +14, bit 2); False without raw qwords."""
+        return len(self.raw) > 1 and bool(self.raw[1] >> 50 & 1)
 
 
 @dataclass(frozen=True)
@@ -214,6 +224,7 @@ _EVL_ENTRY = re.compile(
     r"bytes_completed (\d+)\s+"
     r"fault addr (0x[0-9a-f]+|0)"
 )
+_EVL_RAW = re.compile(r"entry\[\d+\] = (0x[0-9a-f]+|0)")
 
 
 def parse_evl_dump(text: str) -> EvlDump:
@@ -221,6 +232,8 @@ def parse_evl_dump(text: str) -> EvlDump:
     m = _EVL_HEAD.search(text)
     if not m:
         raise ParseError(f"no 'Event Log head .. tail ..' line in {text[:120]!r}")
+    found = list(_EVL_ENTRY.finditer(text))
+    ends = [e.start() for e in found[1:]] + [len(text)] * bool(found)
     entries = tuple(
         EvlEntry(
             index=int(e[1]),
@@ -237,8 +250,9 @@ def parse_evl_dump(text: str) -> EvlDump:
             cr_result=int(e[12], 0),
             cr_bytes_completed=int(e[13]),
             cr_fault_addr=int(e[14], 0),
+            raw=tuple(int(q, 0) for q in _EVL_RAW.findall(text, e.end(), end)),
         )
-        for e in _EVL_ENTRY.finditer(text)
+        for e, end in zip(found, ends, strict=True)
     )
     return EvlDump(int(m[1]), int(m[2]), int(m[3]), entries)
 
@@ -620,6 +634,79 @@ def cr_unwritable(ctx: ScenarioContext) -> None:
         (1, 1),
     )
     expect_clean_dmesg(ctx, "cr-unwritable")
+
+
+@dsa_scenario(
+    "drain-cr-fault",
+    "a DRAIN with CRAV and RCR whose CR page is dropped (MADV_DONTNEED), on a dedicated "
+    "(MOVDIR64B) and a shared (ENQCMD) WQ with PRS disabled: the device logs it as 0x26 "
+    "DRAIN_EVL with rcr and the CR image, the driver writes the CR (status 1) and, unlike 0x1a, "
+    "does not count it in cr_faults",
+)
+def drain_cr_fault(ctx: ScenarioContext) -> None:
+    configure(ctx, (DEDICATED, SHARED))
+    addrs: list[tuple[Wq, int]] = []
+    for wq in (DEDICATED, SHARED):
+        label = f"{wq.name} ({wq.mode}) drain"
+        start = Qom(ctx)
+        data = program(ctx, wq, "drain-cr-fault")
+        delta = Qom(ctx).since(start)
+        cr = decoded(label, Cr.decode, get_obj(data, "cr"))
+        expect_own_file(ctx, label, data)
+        ctx.expect_eq(
+            f"{label}: CR (status, result, fault_info, bytes_completed, fault_addr), timed out",
+            (cr.fields, cr.timed_out),
+            ((SUCCESS, 0, 0, 0, 0), False),
+        )
+        # irq.c idxd_evl_fault_work: the DSA_COMP_DRAIN_EVL case copies the CR but increments
+        # neither COUNTER_FAULTS nor (on a failed copy) COUNTER_FAULT_FAILS.
+        expect_counters(ctx, label, data, faults=0, failures=0)
+        ctx.expect_eq(
+            f"{label}: device descriptors, event log entries, CR address faults (QOM delta)",
+            (delta["descriptors"], delta["evl-entries"], delta["cr-faults"]),
+            (1, 1, 1),
+        )
+        ctx.measure(f"{wq.mode}_drain_cr_fault_wait_us", cr.wait_us)
+        addrs.append((wq, get_int(data, "cr_addr")))
+    ctx.must(
+        "grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/debug"
+    )
+    dump = decoded("event_log", parse_evl_dump, ctx.read(DEBUGFS_EVL))
+    ctx.expect_eq("debugfs event log: head == tail (all processed)", dump.head, dump.tail)
+    ctx.expect_eq(
+        "debugfs entries: (processed, error, wq idx, op, fault addr, CR status, rcr)",
+        [
+            (e.processed, e.error, e.wq_idx, e.op, hex(e.fault_addr), e.cr_status, e.rcr)
+            for e in dump.entries
+        ],
+        [(True, DRAIN_EVL, wq.index, OP_DRAIN, hex(a), SUCCESS, True) for wq, a in addrs],
+    )
+    # qw0 without the PASID: desc_valid, wq_idx_valid, fault_rw, error 0x26, wq, op DRAIN;
+    # qw1: rcr only (no batch, no interrupt handle); qw3 reserved; the CR: status 1 only.
+    ctx.expect_eq(
+        "debugfs raw entries: qw0 & (2^40-1), qw1, qw2 (fault addr), qw3, CR qwords",
+        [
+            (e.raw[0] & (1 << 40) - 1, *e.raw[1:]) if len(e.raw) == 8 else e.raw
+            for e in dump.entries
+        ],
+        [
+            (
+                0x2C | DRAIN_EVL << 8 | wq.index << 16 | OP_DRAIN << 32,
+                4 << 48,
+                a,
+                0,
+                SUCCESS,
+                0,
+                0,
+                0,
+            )
+            for wq, a in addrs
+        ],
+    )
+    ctx.expect_eq(
+        "PASIDs of the two entries are not 0", [bool(e.pasid) for e in dump.entries], [True, True]
+    )
+    expect_clean_dmesg(ctx, "drain-cr-fault")
 
 
 # (which, event log entries = the file's cr_faults, cr_fault_failures, CR address faults seen by

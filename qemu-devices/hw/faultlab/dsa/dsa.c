@@ -669,6 +669,20 @@ static bool dsa_cr_wanted(const DSADesc *dd)
            (code != DSA_COMP_SUCCESS && code != DSA_COMP_SUCCESS_PRED);
 }
 
+/*
+ * The record of a DRAIN descriptor that completed: when it cannot be written
+ * it goes to the event log as 0x26 DRAIN_EVL (rcr = the descriptor's RCR;
+ * idxd delivers it only with rcr). A DRAIN that failed (a batch member, a bad
+ * interrupt handle) reports its record as any other descriptor, 0x1a, and so
+ * does every record without the event log (SWERR, as in DSA 1.0).
+ */
+static bool dsa_drain_cr(FaultlabDsaState *s, DSAWq *wq, const DSADesc *dd)
+{
+    return dsa_evl_on(s) && !wq->job.in_member &&
+           dsa_desc_opcode(dd->d) == DSA_OPCODE_DRAIN &&
+           (dd->cr[0] & 0x7f) == DSA_COMP_SUCCESS;
+}
+
 static void dsa_completion_irq(FaultlabDsaState *s, const DSADesc *dd)
 {
     if (dsa_desc_flags(dd->d) & DSA_FLAG_RCI) {
@@ -717,7 +731,8 @@ static void dsa_write_cr(FaultlabDsaState *s, DSAWq *wq, DSADesc *dd)
     }
     if (!ok) {
         s->n_cr_faults++;
-        dd->error = DSA_COMP_CRA_XLAT;
+        dd->error = dsa_drain_cr(s, wq, dd) ? DSA_COMP_DRAIN_EVL :
+                                              DSA_COMP_CRA_XLAT;
         dd->error_addr = cr_addr;
         dd->error_write = true;
         j->phase = DSA_PH_EVL;
@@ -733,6 +748,7 @@ static bool dsa_report(FaultlabDsaState *s, DSAWq *wq, DSADesc *dd)
     DSAJob *j = &wq->job;
     DSAErrInfo e;
     bool with_cr = dd->error == DSA_COMP_CRA_XLAT ||
+                   dd->error == DSA_COMP_DRAIN_EVL ||
                    dd->error == DSA_COMP_BATCH_EVL_ERR;
 
     dsa_err_from_desc(wq, dd, &e);

@@ -87,6 +87,13 @@ def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: after[k] - before.get(k, 0) for k in after}
 
 
+def _expect_guest_delta(ctx: ScenarioContext, before: dict[str, int], **want: int) -> None:
+    """The guest's debugfs counters moved by exactly `want` since `before`."""
+    moved = _delta(_guest_stats(ctx), before)
+    for key, n in want.items():
+        ctx.expect_eq(f"guest: {key} (delta)", moved.get(key), n)
+
+
 class Program:
     """faultlab-apf in the background; its JSON lines are read from a file."""
 
@@ -210,18 +217,18 @@ def apf_user(ctx: ScenarioContext) -> None:
             "pending": 0,
         },
     )
-    g = _delta(_guest_stats(ctx), g0)
-    for key, want in (
-        ("user_faults", 1),
-        ("kernel_faults", 0),
-        ("sleeps", 1),
-        ("early_wakeups", 0),
-        ("tokens", 1),
-        ("wakeups", 1),
-        ("overflows", 0),
-        ("bad_tokens", 0),
-    ):
-        ctx.expect_eq(f"guest: {key} (delta)", g.get(key), want)
+    _expect_guest_delta(
+        ctx,
+        g0,
+        user_faults=1,
+        kernel_faults=0,
+        sleeps=1,
+        early_wakeups=0,
+        tokens=1,
+        wakeups=1,
+        overflows=0,
+        bad_tokens=0,
+    )
     ctx.expect_eq("guest: tasks sleeping after", _guest_stats(ctx).get("sleeping"), 0)
 
 
@@ -248,16 +255,9 @@ def apf_wake_before_fault(ctx: ScenarioContext) -> None:
     ctx.expect_eq("QEMU: expropriation DSIs", q["apf-faults-delivered"], 1)
     ctx.expect_eq("QEMU: notifications queued", q["notifications"], 1)
     ctx.expect_eq("QEMU: pages still away", q["pending"] + q0["pending"], 0)
-    g = _delta(_guest_stats(ctx), g0)
-    for key, want in (
-        ("user_faults", 1),
-        ("early_tokens", 1),
-        ("early_wakeups", 1),
-        ("sleeps", 0),
-        ("tokens", 1),
-        ("wakeups", 0),
-    ):
-        ctx.expect_eq(f"guest: {key} (delta)", g.get(key), want)
+    _expect_guest_delta(
+        ctx, g0, user_faults=1, early_tokens=1, early_wakeups=1, sleeps=0, tokens=1, wakeups=0
+    )
     ctx.expect_eq("guest: tasks sleeping", _guest_stats(ctx).get("sleeping"), 0)
 
 
@@ -291,15 +291,7 @@ def apf_kernel(ctx: ScenarioContext) -> None:
     q = _delta(_qom_counters(ctx), q0)
     ctx.expect_eq("QEMU: notifications queued", q["notifications"], 1)
     ctx.expect_eq("QEMU: subventions", q["subventions"], 1)
-    g = _delta(_guest_stats(ctx), g0)
-    for key, want in (
-        ("kernel_faults", 1),
-        ("user_faults", 0),
-        ("sleeps", 0),
-        ("tokens", 1),
-        ("wakeups", 1),
-    ):
-        ctx.expect_eq(f"guest: {key} (delta)", g.get(key), want)
+    _expect_guest_delta(ctx, g0, kernel_faults=1, user_faults=0, sleeps=0, tokens=1, wakeups=1)
 
 
 @scenario(
@@ -409,18 +401,18 @@ def apf_overflow(ctx: ScenarioContext) -> None:
             "pending": 0,
         },
     )
-    g = _delta(_guest_stats(ctx), g0)
-    for key, want in (
-        ("user_faults", 1),
-        ("sleeps", 1),
-        ("overflows", 1),  # the state bit seen (and cleared) by the interrupt handler
-        ("tokens", 0),  # no number arrived
-        ("wakeups", 1),  # the overflow woke every waiter: the one task
-        ("early_tokens", 0),
-        ("early_wakeups", 0),
-        ("bad_tokens", 0),
-    ):
-        ctx.expect_eq(f"guest: {key} (delta)", g.get(key), want)
+    _expect_guest_delta(
+        ctx,
+        g0,
+        user_faults=1,
+        sleeps=1,
+        overflows=1,  # the state bit seen (and cleared) by the interrupt handler
+        tokens=0,  # no number arrived
+        wakeups=1,  # the overflow woke every waiter: the one task
+        early_tokens=0,
+        early_wakeups=0,
+        bad_tokens=0,
+    )
     ctx.expect_eq("guest: tasks sleeping after", _guest_stats(ctx).get("sleeping"), 0)
     # Nothing is left of the overflow: the next fault and subvention go the normal way.
     prog = Program(ctx, "user")

@@ -12,16 +12,18 @@ QEMU is started and reaped by :class:`faultlab.qemu_process.QemuProcess`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
 from faultlab import paths
 from faultlab.qemu_process import QemuProcess
+from faultlab.qmp import QMP
 
 
 class QTestError(Exception):
@@ -176,3 +178,20 @@ class QTest:
 
     def irq_intercept_in(self, qom_path: str) -> None:
         self.command(f"irq_intercept_in {qom_path}")
+
+
+@contextlib.contextmanager
+def qtest_with_qmp(
+    binary: str, args: Sequence[str], name: str = "qtest"
+) -> Iterator[tuple[QTest, QMP]]:
+    """QEMU under qtest with a QMP socket too (for QOM counters, knobs and the tester
+    devices): the QTest and a connected QMP client, both closed on exit."""
+    with tempfile.TemporaryDirectory(prefix="faultlab-qtest-qmp-") as tmp:
+        sock = Path(tmp) / "qmp.sock"
+        with QTest(binary, [*args, "-qmp", f"unix:{sock},server=on,wait=off"]) as qt:
+            qmp = QMP(name)
+            try:
+                qmp.connect(sock)
+                yield qt, qmp
+            finally:
+                qmp.close()

@@ -5,14 +5,12 @@ first vCPU the way a guest's `sc 1` does, since qtest runs no vCPU."""
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 from faultlab import paths
 from faultlab.platforms import get_platform
 from faultlab.qmp import QMP
-from faultlab.qtest import QTest
+from faultlab.qtest import QTest, qtest_with_qmp
 
 HC = "/machine/peripheral/hc"  # the faultlab-hcall-tester
 
@@ -58,13 +56,5 @@ class Hcalls:
 @contextlib.contextmanager
 def pseries(*devices: str) -> Iterator[Hcalls]:
     """A qtest pseries machine with `devices`, QMP connected."""
-    with tempfile.TemporaryDirectory(prefix="pseries-qtest-") as tmp:
-        sock = Path(tmp) / "qmp.sock"
-        args = [*machine_args(*devices), "-qmp", f"unix:{sock},server=on,wait=off"]
-        with QTest("qemu-system-ppc64", args) as qt:
-            qmp = QMP("pseries-qtest")
-            qmp.connect(sock)
-            try:
-                yield Hcalls(qt, qmp)
-            finally:
-                qmp.close()
+    with qtest_with_qmp("qemu-system-ppc64", machine_args(*devices), "pseries-qtest") as (qt, qmp):
+        yield Hcalls(qt, qmp)

@@ -14,15 +14,13 @@ import functools
 import random
 import struct
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from faultlab import paths
 from faultlab.qmp import QMP
-from faultlab.qtest import QTest
+from faultlab.qtest import QTest, qtest_with_qmp
 from faultlab.qtest_dsa import (
     BAR0_SIZE,
     BAR2_SIZE,
@@ -159,22 +157,11 @@ def open_session(
         pytest.skip(
             f"QEMU cannot create faultlab-portal-tester: {portal_tester_error()}"
         )
-    with tempfile.TemporaryDirectory(prefix="faultlab-dsa-") as tmp:
-        sock = Path(tmp) / "qmp.sock"
-        args = [
-            "-machine", "q35", "-m", "256",
-            "-device", device,
-            "-qmp", f"unix:{sock},server=on,wait=off",
-        ]  # fmt: skip
-        if portal:
-            args += ["-device", "faultlab-portal-tester,id=pt"]
-        with QTest(BINARY, args) as qt:
-            client = QMP("faultlab-dsa-test")
-            client.connect(sock)
-            try:
-                yield Session(qt, client, attach(qt))
-            finally:
-                client.close()
+    args = ["-machine", "q35", "-m", "256", "-device", device]
+    if portal:
+        args += ["-device", "faultlab-portal-tester,id=pt"]
+    with qtest_with_qmp(BINARY, args, "faultlab-dsa-test") as (qt, client):
+        yield Session(qt, client, attach(qt))
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from faultlab import paths
 from faultlab.qmp import QMP, QMPError
-from faultlab.qtest import QTest
+from faultlab.qtest import QTest, qtest_with_qmp
 from faultlab.qtest_faultlab_dma import (
     CH_BYTES_DONE,
     CH_CMD,
@@ -146,20 +146,12 @@ def open_session(
     m: Machine, device: str = "faultlab-dma,id=fd", qmp: bool = False
 ) -> Iterator[Session]:
     args = [*m.args, "-device", device]
-    with tempfile.TemporaryDirectory(prefix="faultlab-dma-") as tmp:
-        sock = Path(tmp) / "qmp.sock"
-        if qmp:
-            args += ["-qmp", f"unix:{sock},server=on,wait=off"]
+    if qmp:
+        with qtest_with_qmp(m.binary, args, "faultlab-dma-test") as (qt, client):
+            yield Session(m, qt, attach(qt, m.machine), client)
+    else:
         with QTest(m.binary, args) as qt:
-            client = None
-            if qmp:
-                client = QMP("faultlab-dma-test")
-                client.connect(sock)
-            try:
-                yield Session(m, qt, attach(qt, m.machine), client)
-            finally:
-                if client is not None:
-                    client.close()
+            yield Session(m, qt, attach(qt, m.machine), None)
 
 
 @pytest.fixture

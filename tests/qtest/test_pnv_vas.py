@@ -12,15 +12,13 @@ portal path instead (a kernel-style window with real addressing), for the engine
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from faultlab import paths
 from faultlab.qmp import QMP, QMPError
-from faultlab.qtest import QTest
+from faultlab.qtest import QTest, qtest_with_qmp
 
 from .conftest import need_qemu
 
@@ -81,16 +79,11 @@ def qt() -> Iterator[QTest]:
 def qtq() -> Iterator[tuple[QTest, QMP]]:
     """qtest plus a QMP connection for the QOM properties."""
     need_qemu("qemu-system-ppc64")
-    with tempfile.TemporaryDirectory(prefix="pnv-vas-") as tmp:
-        sock = Path(tmp) / "qmp.sock"
-        args = [*machine_args(), "-qmp", f"unix:{sock},server=on,wait=off"]
-        with QTest("qemu-system-ppc64", args) as q:
-            client = QMP("pnv-vas-test")
-            client.connect(sock)
-            try:
-                yield q, client
-            finally:
-                client.close()
+    with qtest_with_qmp("qemu-system-ppc64", machine_args(), "pnv-vas-test") as (
+        qt,
+        qmp,
+    ):
+        yield qt, qmp
 
 
 def enable_vas(qt: QTest) -> None:
@@ -282,23 +275,10 @@ CC_OK, CC_DATA_LENGTH, CC_SUBFUNCTION, CC_INVALID_DDE, CC_DDE_OVERFLOW = (
 CE_TERMINATION = 0x40
 
 
-@contextlib.contextmanager
-def vas_machine() -> Iterator[tuple[QTest, QMP]]:
+def vas_machine() -> contextlib.AbstractContextManager[tuple[QTest, QMP]]:
     need_qemu("qemu-system-ppc64")
-    with tempfile.TemporaryDirectory(prefix="pnv-vas-") as tmp:
-        sock = Path(tmp) / "qmp.sock"
-        args = [
-            *machine_args("-device", "faultlab-portal-tester,id=pt"),
-            "-qmp",
-            f"unix:{sock},server=on,wait=off",
-        ]
-        with QTest("qemu-system-ppc64", args) as q:
-            client = QMP("pnv-vas-paste")
-            client.connect(sock)
-            try:
-                yield q, client
-            finally:
-                client.close()
+    args = machine_args("-device", "faultlab-portal-tester,id=pt")
+    return qtest_with_qmp("qemu-system-ppc64", args, "pnv-vas-paste")
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 import pytest
 from faultlab import paths
 from faultlab.qmp import QMP, QMPError
-from faultlab.qtest import QTest
+from faultlab.qtest import QTest, qtest_with_qmp
 from faultlab.qtest_faultlab_dma import FaultlabDma, Op, Reason, State, attach
 
 from .conftest import need_qemu
@@ -311,22 +310,19 @@ def bench(
     **props: int,
 ) -> Iterator[Bench]:
     need_qemu("qemu-system-aarch64")
-    with tempfile.TemporaryDirectory(prefix="faultlab-smmu-") as tmp:
-        sock = os.path.join(tmp, "qmp.sock")
-        args = smmu_args(**props) + ["-qmp", f"unix:{sock},server=on,wait=off"]
+    args = smmu_args(**props)
+    if dma:
+        args += ["-device", "faultlab-dma" + dma_opts]
+    args += extra or []
+    with qtest_with_qmp("qemu-system-aarch64", args, "smmu-stall") as (qt, qmp):
+        dev = None
         if dma:
-            args += ["-device", "faultlab-dma" + dma_opts]
-        args += extra or []
-        with QTest("qemu-system-aarch64", args) as qt, QMP("smmu-stall") as qmp:
-            qmp.connect(sock)
-            dev = None
-            if dma:
-                dev = attach(qt, "virt")
-                assert dev.fn is not None
-                dev.fn.enable_pasid()
-            b = Bench(qt, qmp, dev, evtq_log2)
-            yield b
-            b.alive()
+            dev = attach(qt, "virt")
+            assert dev.fn is not None
+            dev.fn.enable_pasid()
+        b = Bench(qt, qmp, dev, evtq_log2)
+        yield b
+        b.alive()
 
 
 def bits(value: int, lo: int, width: int) -> int:

@@ -12,6 +12,8 @@ export FAULTLAB_CACHE
 VENV := $(FAULTLAB_CACHE)/venv
 PY := $(VENV)/bin/python
 ARCHES := x86_64 arm64 ppc64le
+# Kernel series (a linux-source-SERIES pin in images/lock.json): make kernels SERIES=7.3
+SERIES ?= 6.12
 PYTEST_ARGS ?=
 
 .PHONY: all setup deps venv qemu kernels images lock run probe test test-unit test-qtest \
@@ -33,14 +35,14 @@ qemu: venv
 
 kernels: $(addprefix kernel-,$(ARCHES)) kernel-ppc64le-apf
 $(addprefix kernel-,$(ARCHES)): kernel-%: deps
-	@guest-kernel/build.sh $*
+	@guest-kernel/build.sh --series $(SERIES) $*
 
 # Kernel variants: the base kernel plus a fragment (and patches/ARCH-VARIANT/).
 # pseries asynchronous page faults (scenarios pseries/apf-*), seeded from the base build.
 kernel-ppc64le-apf: kernel-ppc64le
 	@FAULTLAB_KERNEL_VARIANT=apf \
 	 FAULTLAB_KERNEL_FRAGMENTS=$(CURDIR)/guest-kernel/configs/ppc64le-apf.config \
-	 guest-kernel/build.sh ppc64le
+	 guest-kernel/build.sh --series $(SERIES) ppc64le
 
 # Guest software (our kernel modules and programs), built against the guest kernel tree.
 $(addprefix guest-,$(ARCHES)): guest-%: kernel-%

@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
-# Build one faultlab guest kernel: guest-kernel/build.sh x86_64|arm64|ppc64le
+# Build one faultlab guest kernel:
+#   guest-kernel/build.sh [--series SERIES] x86_64|arm64|ppc64le
 #
-# Source: the pinned linux-source-6.12 .deb. Config: allnoconfig with
-# KCONFIG_ALLCONFIG = configs/base.config + configs/<arch>.config (+ any files
-# named in FAULTLAB_KERNEL_FRAGMENTS), then every option the fragments ask for
+# SERIES is a kernel series pinned in images/lock.json as linux-source-SERIES
+# (default: $FAULTLAB_KERNEL_SERIES, else 6.12). Source: that pinned .deb.
+# Config: allnoconfig with KCONFIG_ALLCONFIG = configs/base.config +
+# configs/<arch>.config + configs/series-<SERIES>.config (if any) + any files
+# named in FAULTLAB_KERNEL_FRAGMENTS, then every option the fragments ask for
 # is checked in the final .config: a dependency Kconfig silently dropped is an
-# error, not a surprise at run time. Patches: patches/common/*.patch and
-# patches/<arch>/*.patch. ccache makes rebuilds cheap; an unchanged tree is a
-# no-op for make.
+# error, not a surprise at run time. Patches: patches/common/, patches/<arch>/
+# and patches/<arch>-<variant>/, each taken only for the series its
+# "Faultlab-Series:" header line names (a patch without one is an error).
+# Products: $FAULTLAB_CACHE/kernels/<series>/<arch>[-variant]/ (the image,
+# System.map, .config, kernelrelease). ccache makes rebuilds cheap; an
+# unchanged tree is a no-op for make. FAULTLAB_CONFIG_ONLY=1 stops after the
+# config check; FAULTLAB_PREPARE_ONLY=1 after `modules_prepare` (a compile gate:
+# the options stick, the patches apply and out-of-tree modules can be built).
 source "$(dirname "$0")/../scripts/common.sh"
 # The body is one compound command, read whole before it runs: editing this file
 # while a build is running cannot change what that build executes.
 {
 
+SERIES=${FAULTLAB_KERNEL_SERIES:-6.12}
+if [[ ${1:-} == --series ]]; then SERIES=${2:-}; shift 2; fi
 ARCH_NAME=${1:-}
+[[ $SERIES =~ ^[0-9]+\.[0-9]+$ ]] || die "kernel series must look like 6.12 (got '$SERIES')"
 case $ARCH_NAME in
     x86_64)  KARCH=x86_64;  CROSS=;                       TARGET=vmlinux; PRODUCT=vmlinux ;;
     arm64)   KARCH=arm64;   CROSS=aarch64-linux-gnu-;     TARGET=Image;   PRODUCT=arch/arm64/boot/Image ;;
@@ -21,21 +32,23 @@ case $ARCH_NAME in
     *) die "usage: guest-kernel/build.sh x86_64|arm64|ppc64le (got '${ARCH_NAME}')" ;;
 esac
 HERE=$FAULTLAB_REPO/guest-kernel
-LDIR=$FAULTLAB_CACHE/linux
-OUT=$FAULTLAB_CACHE/kernels/$ARCH_NAME
+LDIR=$FAULTLAB_CACHE/linux/$SERIES
 VARIANT=${FAULTLAB_KERNEL_VARIANT:-}
-[[ -n $VARIANT ]] && OUT=$FAULTLAB_CACHE/kernels/$ARCH_NAME-$VARIANT
+OUT=$FAULTLAB_CACHE/kernels/$SERIES/$ARCH_NAME${VARIANT:+-$VARIANT}
 BUILD=$LDIR/build-$ARCH_NAME${VARIANT:+-$VARIANT}
 start=$(date +%s)
 mkdir -p "$LDIR"
-# One kernel build at a time (a second caller waits): the builds share the unpacked
+# One build of a series at a time (a second caller waits): the builds share the unpacked
 # source, and two of them at once only fight over the cores.
 exec 8>"$LDIR/.build.lock"
 flock 8
 command -v "${CROSS}gcc" >/dev/null || die "${CROSS}gcc missing: run 'make deps' first"
 
-deb=$(fetch linux-source)
-used=$(used_version linux-source)
+lock_id=linux-source-$SERIES
+grep -q "\"id\": \"$lock_id\"" "$FAULTLAB_REPO/images/lock.json" ||
+    die "kernel series $SERIES is not pinned (no $lock_id in images/lock.json; pinned: $(grep -o '"id": "linux-source-[0-9.]*"' "$FAULTLAB_REPO/images/lock.json" | sed 's/.*linux-source-//; s/"//' | tr '\n' ' '))"
+deb=$(fetch "$lock_id")
+used=$(used_version "$lock_id")
 version=$(basename "$deb" | sed -E 's/^linux-source-[0-9.]+_([^_]+)_all\.deb$/\1/')
 
 # 1. Pristine tree, once per source version.
@@ -56,7 +69,10 @@ fi
 patches=()
 for p in "$HERE"/patches/common/*.patch "$HERE"/patches/"$ARCH_NAME"/*.patch \
          "$HERE"/patches/"$ARCH_NAME"-*/*.patch; do
-    [[ -e $p ]] && patches+=("$p")
+    [[ -e $p ]] || continue
+    wanted=$(sed -n '1,40{s/^Faultlab-Series:[[:space:]]*//p}' "$p" | head -n 1)
+    [[ -n $wanted ]] || die "$p has no 'Faultlab-Series:' header line naming the series it is for"
+    [[ " $wanted " == *" $SERIES "* ]] && patches+=("$p")
 done
 src=$LDIR/src-$ARCH_NAME
 src_stamp=$( (echo "$version"; if [[ ${#patches[@]} -gt 0 ]]; then sha256sum "${patches[@]}"; fi) | sha256sum | cut -d' ' -f1)
@@ -82,6 +98,7 @@ if [[ -n $VARIANT && ! -e $BUILD && -f $base_build/.config ]]; then
 fi
 mkdir -p "$BUILD"
 frags=("$HERE/configs/base.config" "$HERE/configs/$ARCH_NAME.config")
+[[ -f $HERE/configs/series-$SERIES.config ]] && frags+=("$HERE/configs/series-$SERIES.config")
 for f in ${FAULTLAB_KERNEL_FRAGMENTS:-}; do
     [[ -f $f ]] || die "kernel config fragment $f not found"
     frags+=("$f")
@@ -112,27 +129,34 @@ EOF
 [[ -z $missing ]] || die "kernel config for $ARCH_NAME lost options (unmet Kconfig dependencies):
 $missing"
 
-[[ -n ${FAULTLAB_CONFIG_ONLY:-} ]] && { log "$ARCH_NAME config checked: $BUILD/.config"; exit 0; }
+[[ -n ${FAULTLAB_CONFIG_ONLY:-} ]] && { log "$SERIES $ARCH_NAME config checked: $BUILD/.config"; exit 0; }
+if [[ -n ${FAULTLAB_PREPARE_ONLY:-} ]]; then
+    "${MAKE[@]}" modules_prepare > "$BUILD/prepare.log" 2>&1 ||
+        { tail -n 30 "$BUILD/prepare.log" >&2; die "modules_prepare for $SERIES $ARCH_NAME failed (log: $BUILD/prepare.log)"; }
+    log "$SERIES $ARCH_NAME config checked and modules prepared in $BUILD"
+    exit 0
+fi
 
 # 4. Build.
-log "building $ARCH_NAME kernel ($TARGET) with $JOBS jobs"
+log "building $SERIES $ARCH_NAME kernel ($TARGET) with $JOBS jobs"
 before=$(stat -c %Y "$BUILD/$PRODUCT" 2>/dev/null || echo none)
 # `modules` as well: every driver is built in, so it only runs modpost, whose
 # Module.symvers the out-of-tree modules of build-guest.sh link against.
 "${MAKE[@]}" "$TARGET" modules > "$BUILD/build.log" 2>&1 ||
     { grep -E 'error|Error' "$BUILD/build.log" | head -n 30 >&2; die "kernel build for $ARCH_NAME failed (log: $BUILD/build.log)"; }
 mkdir -p "$OUT"
-for f in "$PRODUCT" System.map .config; do
-    cp -p "$BUILD/$f" "$OUT/"
+for f in "$PRODUCT" System.map .config modules.builtin modules.builtin.modinfo modules.order; do
+    [[ -f $BUILD/$f ]] && cp -p "$BUILD/$f" "$OUT/"
 done
 kernelrelease=$("${MAKE[@]}" -s kernelrelease 2>/dev/null)
+echo "$kernelrelease" > "$OUT/kernelrelease"
 secs=$(( $(date +%s) - start ))
-log "$ARCH_NAME kernel $kernelrelease ready in $OUT (${secs}s)"
-manifest_name=kernel-$ARCH_NAME${VARIANT:+-$VARIANT}
+log "$SERIES $ARCH_NAME kernel $kernelrelease ready in $OUT (${secs}s)"
+manifest_name=kernel-$SERIES-$ARCH_NAME${VARIANT:+-$VARIANT}
 if [[ $before == "$(stat -c %Y "$BUILD/$PRODUCT")" && -f $FAULTLAB_CACHE/manifests/$manifest_name.json ]]; then
     exit 0  # nothing rebuilt: keep the manifest (and the build time) of the last real build
 fi
-write_manifest "$manifest_name" "$(printf '{"component":"kernel-%s","version":%s,"kernelrelease":"%s","built_seconds":%d,"fragments":"%s","patches":%d}' \
-    "$ARCH_NAME" "$used" "$kernelrelease" "$secs" "$(tree_hash "${frags[@]}")" "${#patches[@]}")"
+write_manifest "$manifest_name" "$(printf '{"component":"kernel-%s","series":"%s","version":%s,"kernelrelease":"%s","built_seconds":%d,"fragments":"%s","patches":%d}' \
+    "$ARCH_NAME" "$SERIES" "$used" "$kernelrelease" "$secs" "$(tree_hash "${frags[@]}")" "${#patches[@]}")"
 exit
 }

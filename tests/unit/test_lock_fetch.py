@@ -22,8 +22,8 @@ def test_the_real_lock_pins_everything() -> None:
     ids = [e.id for e in lock.entries]
     assert len(ids) == len(set(ids)), "duplicate lock ids"
     assert lock.entry("qemu-source").series == "1:10.0."
-    assert lock.entry("linux-source").series == "6.12."
-    assert lock.entry("linux-source").suite == "bookworm-security"
+    assert lock.entry("linux-source-6.12").series == "6.12."
+    assert lock.entry("linux-source-6.12").suite == "bookworm-security"
     for arch in ("amd64", "arm64", "ppc64el"):
         lock.entry(f"busybox-static-{arch}")
         lock.entry(f"dropbear-bin-{arch}")

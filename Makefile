@@ -17,8 +17,9 @@ SERIES ?= 6.12
 PYTEST_ARGS ?=
 
 .PHONY: all setup deps venv qemu kernels images lock run probe test test-unit test-qtest \
-	test-e2e lint bench clean-results $(addprefix kernel-,$(ARCHES)) kernel-ppc64le-apf $(addprefix image-,$(ARCHES)) \
-	$(addprefix guest-,$(ARCHES))
+	test-e2e test-matrix ci-kernels lint bench clean-results $(addprefix kernel-,$(ARCHES)) \
+	kernel-ppc64le-apf $(addprefix image-,$(ARCHES)) $(addprefix guest-,$(ARCHES)) \
+	$(addprefix gate-,$(ARCHES))
 
 all: setup
 
@@ -33,9 +34,12 @@ venv: deps
 qemu: venv
 	@qemu-devices/build.sh
 
+# A kernel is its image plus our modules built against it (the overlay the harness
+# appends to the base initramfs: /lib/modules/RELEASE and /opt/faultlab/modules).
 kernels: $(addprefix kernel-,$(ARCHES)) kernel-ppc64le-apf
 $(addprefix kernel-,$(ARCHES)): kernel-%: deps
 	@guest-kernel/build.sh --series $(SERIES) $*
+	@guest-kernel/build-modules.sh --series $(SERIES) $*
 
 # Kernel variants: the base kernel plus a fragment (and patches/ARCH-VARIANT/).
 # pseries asynchronous page faults (scenarios pseries/apf-*), seeded from the base build.
@@ -43,6 +47,22 @@ kernel-ppc64le-apf: kernel-ppc64le
 	@FAULTLAB_KERNEL_VARIANT=apf \
 	 FAULTLAB_KERNEL_FRAGMENTS=$(CURDIR)/guest-kernel/configs/ppc64le-apf.config \
 	 guest-kernel/build.sh --series $(SERIES) ppc64le
+	@guest-kernel/build-modules.sh --series $(SERIES) --variant apf ppc64le
+
+# Compile gate of a series without building the kernel: the fragments' options stick,
+# the series' patches apply (the apf variant's too), modules_prepare, our modules compile.
+$(addprefix gate-,$(ARCHES)): gate-%: deps
+	@FAULTLAB_PREPARE_ONLY=1 \
+	 FAULTLAB_KERNEL_FRAGMENTS="$(if $(filter ppc64le,$*),$(CURDIR)/guest-kernel/configs/ppc64le-apf.config)" \
+	 guest-kernel/build.sh --series $(SERIES) $*
+	@guest-kernel/build-modules.sh --series $(SERIES) --compile-only $*
+
+# What `make test` adds to the default series: Linux 7.3 booted on x86_64 (groups x86,
+# vtd, dsa) and the 7.3 compile gate of arm64 and ppc64le.
+CI_SERIES := 7.3
+ci-kernels: deps
+	@$(MAKE) --no-print-directory kernel-x86_64 SERIES=$(CI_SERIES)
+	@$(MAKE) --no-print-directory gate-arm64 gate-ppc64le SERIES=$(CI_SERIES)
 
 # Guest software (our kernel modules and programs), built against the guest kernel tree.
 $(addprefix guest-,$(ARCHES)): guest-%: kernel-%
@@ -63,7 +83,7 @@ lint: venv
 	@$(VENV)/bin/ruff check harness tests
 	@$(VENV)/bin/ruff format --check harness tests
 
-test: setup lint
+test: setup ci-kernels lint
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv
@@ -74,6 +94,11 @@ test-qtest: qemu
 
 test-e2e: setup
 	@$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+
+# Every scenario on every pinned kernel series, on all arches.
+test-matrix: setup
+	@$(MAKE) --no-print-directory kernels SERIES=$(CI_SERIES)
+	@FAULTLAB_E2E_MATRIX=all $(PY) -m pytest -m e2e $(PYTEST_ARGS)
 
 bench: setup
 	@$(VENV)/bin/faultlab bench --runs 5 --rates --json results/bench.json

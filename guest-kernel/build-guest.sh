@@ -1,21 +1,18 @@
 #!/usr/bin/env bash
-# Build the bench's guest software for one arch: guest-kernel/build-guest.sh x86_64|arm64|ppc64le
+# Build the bench's kernel-independent guest software for one arch:
+#   guest-kernel/build-guest.sh x86_64|arm64|ppc64le
 #
-#  * guest-kernel/modules/<name>/ (a Kbuild file and sources): out-of-tree
-#    kernel modules built against the bench's own kernel build tree
-#    ($FAULTLAB_CACHE/linux/build-<arch>, made by guest-kernel/build.sh);
-#  * guest-kernel/programs/*.c: one static program per file.
+#  * guest-kernel/programs/*.c: one static program per file;
+#  * ppc64le: the kernel's nx-gzip selftests, from the default series' source.
 #
-# Products go to $FAULTLAB_CACHE/guest/<arch>/{modules,bin}; images/build.sh
-# puts that directory into the initramfs at /opt/faultlab. A module directory
-# with a file `arches` (arch names, one per line or space-separated), and a
-# program with a line `faultlab-arches: <arch> ...` in its first 20 lines, are
-# built only for those arches. An arch with nothing to build gets empty dirs.
+# Products go to $FAULTLAB_CACHE/guest/<arch>/{bin,selftests}; images/build.sh
+# puts that directory into the base initramfs at /opt/faultlab. A program with
+# a line `faultlab-arches: <arch> ...` in its first 20 lines is built only for
+# those arches. Our kernel modules are built per kernel, not here:
+# guest-kernel/build-modules.sh (their overlay is appended at boot).
 #
-# Incremental: module sources are mirrored (content-compared) into a build
-# directory in the cache, so kbuild recompiles only what changed, and outside
-# the checkout; a program is recompiled only when its source, the headers
-# under guest-kernel/, the compiler or the flags changed. Both go through ccache.
+# Incremental: a program is recompiled only when its source, the headers under
+# guest-kernel/, the compiler or the flags changed, through ccache.
 source "$(dirname "$0")/../scripts/common.sh"
 
 ARCH_NAME=${1:-}
@@ -26,8 +23,8 @@ case $ARCH_NAME in
     *) die "usage: guest-kernel/build-guest.sh x86_64|arm64|ppc64le (got '${ARCH_NAME}')" ;;
 esac
 HERE=$FAULTLAB_REPO/guest-kernel
-KSRC=$FAULTLAB_CACHE/linux/src-$ARCH_NAME
-KBUILD=$FAULTLAB_CACHE/linux/build-$ARCH_NAME
+# The nx-gzip selftests come from the default series' patched source tree.
+KSRC=$FAULTLAB_CACHE/linux/${FAULTLAB_KERNEL_SERIES:-6.12}/src-$ARCH_NAME
 WORK=$FAULTLAB_CACHE/guest-build/$ARCH_NAME
 OUT=$FAULTLAB_CACHE/guest/$ARCH_NAME
 CFLAGS_PROG=(-static -O2 -Wall -Wextra -I"$HERE/modules")
@@ -44,72 +41,14 @@ wants_arch() {
     [[ -z $decl ]] && return 0
     [[ " $(echo $decl) " == *" $ARCH_NAME "* ]]
 }
-module_arches() { [[ -f $1/arches ]] && cat "$1/arches" || true; }
 program_arches() { head -n 20 "$1" | sed -n 's/.*faultlab-arches:[[:space:]]*\([^*]*\).*/\1/p' | head -n 1; }
-
-# sync_tree SRC DST: make DST hold SRC's files, copying only those whose
-# content differs (so their mtimes, and make's view, change only then).
-sync_tree() {
-    local src=$1 dst=$2 f rel
-    mkdir -p "$dst"
-    while IFS= read -r -d '' f; do
-        rel=${f#"$src"/}
-        if ! cmp -s "$f" "$dst/$rel"; then
-            mkdir -p "$(dirname "$dst/$rel")"
-            cp "$f" "$dst/$rel"
-        fi
-    done < <(find "$src" -type f -print0)
-    # sources removed from the checkout (kbuild outputs are left alone)
-    while IFS= read -r -d '' f; do
-        rel=${f#"$dst"/}
-        [[ -e $src/$rel ]] || rm -f "$f"
-    done < <(find "$dst" -type f \( -name '*.c' -o -name '*.h' -o -name Kbuild -o -name Makefile \) -print0)
-}
 
 # install_file SRC DST: copy when the content differs.
 install_file() { cmp -s "$1" "$2" || cp "$1" "$2"; }
 
-mkdir -p "$OUT/modules" "$OUT/bin" "$WORK"
-produced_modules=()
+rm -rf "$OUT/modules"  # modules are per kernel now (build-modules.sh)
+mkdir -p "$OUT/bin" "$WORK"
 produced_programs=()
-
-# 1. Kernel modules.
-modules=()
-for d in "$HERE"/modules/*/; do
-    d=${d%/}
-    [[ -f $d/Kbuild ]] || continue
-    wants_arch module_arches "$d" && modules+=("$d")
-done
-if [[ ${#modules[@]} -gt 0 ]]; then
-    [[ -f $KBUILD/.config && -f $KBUILD/Module.symvers && -d $KSRC ]] ||
-        die "no $ARCH_NAME kernel build tree with Module.symvers in $KBUILD: run 'make kernel-$ARCH_NAME' first"
-    command -v "${CROSS}gcc" >/dev/null || die "${CROSS}gcc missing: run 'make deps' first"
-    KMAKE=(make -C "$KSRC" O="$KBUILD" ARCH="$KARCH" CROSS_COMPILE="$CROSS" CC="ccache ${CROSS}gcc"
-           HOSTCC="ccache gcc" KBUILD_BUILD_USER=faultlab KBUILD_BUILD_HOST=faultlab
-           KBUILD_BUILD_TIMESTAMP="@0" -j"$JOBS")
-    for d in "${modules[@]}"; do
-        name=$(basename "$d")
-        mdir=$WORK/modules/$name
-        sync_tree "$d" "$mdir"
-        log "building $ARCH_NAME module $name"
-        # Messages name the files of the checkout, not of the build copy.
-        to_src=("sed" "-E" "s#[^ :]*guest-build/$ARCH_NAME/modules/$name/#$d/#g")
-        if ! "${KMAKE[@]}" M="$mdir" modules > "$mdir/build.log" 2>&1; then
-            grep -E 'error|warning|Error' "$mdir/build.log" | head -n 40 | "${to_src[@]}" >&2 || true
-            die "module $name for $ARCH_NAME failed to build (log: $mdir/build.log)"
-        fi
-        if grep -E '^[^ ]+:[0-9]+:[0-9]+: warning:|^WARNING:' "$mdir/build.log" | "${to_src[@]}" >&2; then
-            log "warnings in module $name (above; log: $mdir/build.log)"
-        fi
-        found=0
-        while IFS= read -r -d '' ko; do
-            install_file "$ko" "$OUT/modules/$(basename "$ko")"
-            produced_modules+=("$(basename "$ko")")
-            found=1
-        done < <(find "$mdir" -maxdepth 1 -name '*.ko' -print0)
-        [[ $found == 1 ]] || die "module $name built no .ko (log: $mdir/build.log)"
-    done
-fi
 
 # 2. Programs.
 headers_hash=$(tree_hash "$HERE/modules" "$HERE/programs")
@@ -162,14 +101,14 @@ if [[ $ARCH_NAME == ppc64le ]]; then
 fi
 
 # 3. Drop products whose source is gone (or no longer built for this arch).
-for f in "$OUT"/modules/* "$OUT"/bin/*; do
+for f in "$OUT"/bin/*; do
     [[ -e $f ]] || continue
     base=$(basename "$f")
-    case " ${produced_modules[*]} ${produced_programs[*]} " in
+    case " ${produced_programs[*]} " in
         *" $base "*) ;;
         *) log "removing stale $f"; rm -f "$f" ;;
     esac
 done
 
 secs=$(( $(date +%s) - start ))
-log "$ARCH_NAME guest software ready in $OUT: ${#produced_modules[@]} modules, ${#produced_programs[@]} programs (${secs}s)"
+log "$ARCH_NAME guest software ready in $OUT: ${#produced_programs[@]} programs (${secs}s)"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from faultlab import paths
 from faultlab.errors import MissingArtifactError
+from faultlab.guest_kernel import GuestKernel, compose_initrd
 from faultlab.kernel_check import KernelInfo, check_kernel
 from faultlab.platforms import Platform
 
@@ -62,6 +63,8 @@ class BootArtifacts:
     kernel_is_default: bool = True
     initrd_is_default: bool = True
     data_dirs: tuple[Path, ...] = ()
+    guest_kernel: GuestKernel | None = None
+    base_initrd: Path | None = None  # the initramfs before the kernel's overlay was appended
 
 
 def qemu_data_dirs(qemu: Path) -> tuple[Path, ...]:
@@ -77,11 +80,16 @@ def qemu_data_dirs(qemu: Path) -> tuple[Path, ...]:
 
 
 def platform_artifacts(
-    platform: Platform, kernel: Path | None = None, initrd: Path | None = None
+    platform: Platform,
+    kernel: Path | None = None,
+    initrd: Path | None = None,
+    series: str = paths.DEFAULT_SERIES,
 ) -> list[Artifact]:
     """The files `platform` needs, in the order they are validated (kernel first)."""
     items = [
-        Artifact("kernel", kernel or paths.kernel(platform.kernel_arch), kernel is not None),
+        Artifact(
+            "kernel", kernel or paths.kernel(platform.kernel_arch, series=series), kernel is not None
+        ),
         Artifact("initramfs", initrd or paths.initramfs(platform.kernel_arch), initrd is not None),
         Artifact("qemu", paths.qemu_binary(platform.qemu_binary)),
     ]
@@ -92,24 +100,43 @@ def platform_artifacts(
 
 
 def missing_artifacts(
-    platform: Platform, kernel: Path | None = None, initrd: Path | None = None
+    platform: Platform,
+    kernel: Path | None = None,
+    initrd: Path | None = None,
+    series: str = paths.DEFAULT_SERIES,
 ) -> list[str]:
     """One message per missing file (used by `faultlab platforms` and e2e skips)."""
-    return [
+    missing = [
         a.missing_message(platform)
-        for a in platform_artifacts(platform, kernel, initrd)
+        for a in platform_artifacts(platform, kernel, initrd, series)
         if not a.exists
     ]
+    overlay = paths.kernel_dir(platform.kernel_arch, series=series) / "modules.cpio.gz"
+    if kernel is None and not overlay.is_file():
+        target = "make kernel-" + platform.kernel_arch
+        target += f" SERIES={series}" if series != paths.DEFAULT_SERIES else ""
+        missing.append(
+            f"missing kernel modules overlay {overlay} for {platform.name} "
+            f"(build it with `{target}`)"
+        )
+    return missing
 
 
 def resolve_artifacts(
-    platform: Platform, kernel: Path | None = None, initrd: Path | None = None
+    platform: Platform,
+    kernel: Path | None = None,
+    initrd: Path | None = None,
+    guest_kernel: GuestKernel | None = None,
 ) -> BootArtifacts:
     """Check every file exists and the kernel suits the platform; raise on the first problem.
 
     The kernel is checked first so that a wrong-architecture kernel given with --kernel is
-    reported at once, whatever else is missing.
+    reported at once, whatever else is missing. With `guest_kernel` (the kernel resolved by
+    faultlab.guest_kernel), its image is booted and its modules overlay is appended to the
+    initramfs (unless the user gave their own --initrd).
     """
+    if guest_kernel is not None:
+        kernel = guest_kernel.image
     found: dict[str, Path] = {}
     kernel_info: KernelInfo | None = None
     for item in platform_artifacts(platform, kernel, initrd):
@@ -124,14 +151,20 @@ def resolve_artifacts(
             )
         found[item.kind] = item.path
     assert kernel_info is not None
+    base = found["initramfs"]
+    composed = base
+    if guest_kernel is not None and initrd is None:
+        composed = compose_initrd(base, guest_kernel.overlay)
     return BootArtifacts(
         qemu=found["qemu"],
         kernel=found["kernel"],
-        initrd=found["initramfs"],
+        initrd=composed,
         firmware=found.get("firmware"),
         ssh_key=found["ssh_key"],
         kernel_info=kernel_info,
-        kernel_is_default=kernel is None,
+        kernel_is_default=guest_kernel.is_default if guest_kernel else kernel is None,
         initrd_is_default=initrd is None,
         data_dirs=qemu_data_dirs(found["qemu"]),
+        guest_kernel=guest_kernel,
+        base_initrd=base,
     )

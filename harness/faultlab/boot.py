@@ -31,9 +31,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
-from faultlab import judge
+from faultlab import judge, paths
 from faultlab.accel import AccelChoice, choose_accel, kvm_failure_in
 from faultlab.artifacts import BootArtifacts, resolve_artifacts
+from faultlab.guest_kernel import GuestKernel, resolve_guest_kernel
 from faultlab.console import READY_LINE, Console, ConsoleEOF, stderr_echo
 from faultlab.errors import (
     FaultlabError,
@@ -80,8 +81,12 @@ def _notify_stderr(message: str) -> None:
 @dataclass
 class BootOptions:
     platform: Platform
-    kernel: Path | None = None
+    kernel: Path | None = None  # --kernel IMAGE
     initrd: Path | None = None
+    kernel_tree: Path | None = None  # --kernel-tree DIR
+    series: str = paths.DEFAULT_SERIES  # of the bench's kernel (no --kernel/--kernel-tree)
+    variant: str | None = None  # of the bench's kernel
+    guest_kernel: GuestKernel | None = None  # already resolved (a scenario checked its needs)
     append: str = ""
     accel: str = "auto"
     boot_timeout: float | None = None  # default: platform.boot_timeout
@@ -183,7 +188,10 @@ class BootSession:
         opts = self.options
         platform = opts.platform
         # Bad input: raise before anything is started or written.
-        artifacts = resolve_artifacts(platform, opts.kernel, opts.initrd)
+        guest_kernel = opts.guest_kernel or resolve_guest_kernel(
+            platform, opts.kernel, opts.kernel_tree, opts.series, opts.variant
+        )
+        artifacts = resolve_artifacts(platform, initrd=opts.initrd, guest_kernel=guest_kernel)
         choice = choose_accel(opts.accel, platform)
         key = load_ssh_key(artifacts.ssh_key)
         if opts.ssh_port is not None:
@@ -208,6 +216,7 @@ class BootSession:
                 artifacts.kernel_is_default,
                 artifacts.initrd_is_default,
                 artifacts.kernel,
+                guest_kernel,
             ),
             started_utc=utc_now(),
         )

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from faultlab import errors
+from faultlab import errors, paths
 from faultlab.accel import ACCEL_CHOICES
 from faultlab.artifacts import missing_artifacts
 from faultlab.boot import DEFAULT_COMMAND_TIMEOUT, BootOptions, BootSession
 from faultlab.errors import FaultlabError, GuestFailure, Terminated, UsageError
+from faultlab.guest_kernel import check_series
 from faultlab.platforms import PLATFORMS, get_platform
 from faultlab.qemu_process import install_signal_handlers
 from faultlab.result import RunResult, new_result_dir, results_parent
@@ -49,7 +50,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(errors.EXIT_BAD_INPUT, f"faultlab: {message}\n")
 
 
+def _add_series_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--series",
+        default=paths.DEFAULT_SERIES,
+        help=f"kernel series of the bench's own kernels (default {paths.DEFAULT_SERIES}; "
+        "the series images/lock.json pins, e.g. 7.3)",
+    )
+
+
 def _add_boot_options(p: argparse.ArgumentParser, single_platform: bool = True) -> None:
+    _add_series_option(p)
+    p.add_argument(
+        "--kernel-tree",
+        type=Path,
+        metavar="DIR",
+        help="a built kernel tree (yours): boot its image, check its .config against what "
+        "scenarios need, build faultlab's modules against it",
+    )
     if single_platform:
         p.add_argument("--kernel", type=Path, help="kernel to boot (default: the built one)")
         p.add_argument("--initrd", type=Path, help="initramfs (default: the built one)")
@@ -137,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", type=Path, help="also write the report here")
     bench.add_argument("--results", type=Path, help="parent directory for result directories")
     bench.add_argument("--accel", default="tcg", choices=ACCEL_CHOICES)
+    _add_series_option(bench)
     bench.add_argument(
         "--rates",
         action="store_true",
@@ -166,6 +185,8 @@ def _options(args: argparse.Namespace, platform_name: str, **extra: Any) -> Boot
     return BootOptions(
         platform=get_platform(platform_name),
         kernel=getattr(args, "kernel", None),
+        kernel_tree=getattr(args, "kernel_tree", None),
+        series=check_series(args.series),
         initrd=getattr(args, "initrd", None),
         append=getattr(args, "append", "") or "",
         accel=args.accel,
@@ -335,8 +356,12 @@ def cmd_run(args: argparse.Namespace, tail: list[str] | None) -> int:
         raise UsageError("faultlab run takes no command; scenarios run their own")
     chosen = select(args.scenarios)
     platforms = sorted({sc.platform for sc in chosen})
-    if len(platforms) > 1 and (args.kernel or args.initrd):
-        raise UsageError(f"--kernel/--initrd given for several platforms: {', '.join(platforms)}")
+    arches = sorted({get_platform(p).kernel_arch for p in platforms})
+    if len(arches) > 1 and (args.kernel or args.initrd or args.kernel_tree):
+        raise UsageError(
+            f"--kernel/--kernel-tree/--initrd given for several architectures: {', '.join(arches)}"
+        )
+    series = check_series(args.series)
     codes: list[int] = []
     for sc in chosen:
         try:
@@ -344,6 +369,8 @@ def cmd_run(args: argparse.Namespace, tail: list[str] | None) -> int:
                 sc,
                 accel=args.accel,
                 kernel=args.kernel,
+                kernel_tree=args.kernel_tree,
+                series=series,
                 initrd=args.initrd,
                 extra_qemu_args=args.qemu_arg,
                 append=args.append,

@@ -34,6 +34,16 @@ class KernelFormatError(FaultlabError):
     """The kernel file is not bootable on the requested platform."""
 
 
+class NotRunError(FaultlabError):
+    """The kernel lacks what a scenario needs (an option, a test-only patch, our module):
+    NOT RUN, never "fail"; str() names each missing item and how to get it."""
+
+    def __init__(self, scenario: str, missing: list[str]) -> None:
+        super().__init__(f"{scenario} needs what this kernel lacks: " + "; ".join(missing))
+        self.scenario = scenario
+        self.missing = list(missing)
+
+
 class PortInUseError(FaultlabError):
     """The SSH forwarding port requested with --ssh-port is taken."""
 

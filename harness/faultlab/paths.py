@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 KERNEL_IMAGE = {"x86_64": "vmlinux", "arm64": "Image", "ppc64le": "vmlinux"}
+DEFAULT_SERIES = "6.12"  # the kernel series used unless --series says otherwise
 
 
 def repo_root() -> Path:
@@ -49,9 +50,32 @@ def firmware(name: str) -> Path:
     return firmware_dir() / name
 
 
-def kernel(arch: str, variant: str | None = None) -> Path:
-    """The guest kernel of `arch`, or of its build variant (kernels/ARCH-VARIANT)."""
-    return cache_dir() / "kernels" / (f"{arch}-{variant}" if variant else arch) / KERNEL_IMAGE[arch]
+def kernel_dir(arch: str, variant: str | None = None, series: str = DEFAULT_SERIES) -> Path:
+    """Where guest-kernel/build.sh and build-modules.sh put one kernel's products:
+    kernels/SERIES/ARCH[-VARIANT]/ (image, System.map, .config, kernelrelease,
+    modules.cpio.gz, release)."""
+    return cache_dir() / "kernels" / series / (f"{arch}-{variant}" if variant else arch)
+
+
+def kernel(arch: str, variant: str | None = None, series: str = DEFAULT_SERIES) -> Path:
+    """The guest kernel image of `arch` (or of its build variant) in `series`."""
+    return kernel_dir(arch, variant, series) / KERNEL_IMAGE[arch]
+
+
+def kernel_build_dir(arch: str, variant: str | None = None, series: str = DEFAULT_SERIES) -> Path:
+    """The kbuild output directory of one of the bench's kernels."""
+    name = f"build-{arch}-{variant}" if variant else f"build-{arch}"
+    return cache_dir() / "linux" / series / name
+
+
+def tree_modules_dir(key: str) -> Path:
+    """build-modules.sh products for a user's kernel tree (--kernel-tree), by cache key."""
+    return cache_dir() / "trees" / key
+
+
+def composed_initrd_dir() -> Path:
+    """Base initramfs + a kernel's modules overlay, concatenated once per content."""
+    return cache_dir() / "images" / "composed"
 
 
 def initramfs(arch: str) -> Path:

@@ -15,9 +15,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faultlab import paths
+
+if TYPE_CHECKING:
+    from faultlab.guest_kernel import GuestKernel
 
 RESULTS_ENV = "FAULTLAB_RESULTS"
 VERDICTS = ("pass", "fail", "error", "skip")
@@ -128,11 +131,21 @@ def read_manifest(component: str) -> dict[str, Any]:
 
 
 def collect_versions(
-    kernel_arch: str, kernel_is_default: bool, initrd_is_default: bool, kernel_path: Path
+    kernel_arch: str,
+    kernel_is_default: bool,
+    initrd_is_default: bool,
+    kernel_path: Path,
+    guest_kernel: GuestKernel | None = None,
 ) -> dict[str, Any]:
-    """Versions of the build products used, read from the manifests the builds wrote."""
+    """Versions of the build products used, read from the manifests the builds wrote, and
+    what is known of the kernel (release, series, config hash, git describe of a tree)."""
     versions: dict[str, Any] = {"qemu": read_manifest("qemu")}
-    if kernel_is_default:
+    if guest_kernel is not None:
+        versions["guest_kernel"] = guest_kernel.as_dict()
+    if kernel_is_default and guest_kernel is not None:
+        variant = f"-{guest_kernel.variant}" if guest_kernel.variant else ""
+        versions["kernel"] = read_manifest(f"kernel-{guest_kernel.series}-{kernel_arch}{variant}")
+    elif kernel_is_default:
         versions["kernel"] = read_manifest(f"kernel-{kernel_arch}")
     else:
         try:

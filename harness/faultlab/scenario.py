@@ -27,7 +27,8 @@ from typing import Any
 
 from faultlab import judge, paths
 from faultlab.boot import BootOptions, BootSession, Guest
-from faultlab.errors import FaultlabError, GuestFailure, MissingArtifactError, UsageError
+from faultlab.errors import FaultlabError, GuestFailure, UsageError
+from faultlab.guest_kernel import resolve_guest_kernel
 from faultlab.platforms import get_platform
 from faultlab.qmp import QMPError
 from faultlab.result import RunResult
@@ -277,6 +278,8 @@ def run_scenario(
     *,
     accel: str = "auto",
     kernel: Path | None = None,
+    kernel_tree: Path | None = None,
+    series: str = paths.DEFAULT_SERIES,
     initrd: Path | None = None,
     extra_qemu_args: Iterable[str] = (),
     append: str = "",
@@ -288,16 +291,15 @@ def run_scenario(
     """Boot, run the scenario body, judge. Bad input (missing artifacts, wrong kernel...)
     raises FaultlabError before anything is booted; everything else ends in an outcome."""
     platform = get_platform(sc.platform)
-    if kernel is None and sc.kernel_variant:
-        kernel = paths.kernel(platform.kernel_arch, sc.kernel_variant)
-        if not kernel.is_file():
-            raise MissingArtifactError(
-                f"{sc.name} needs the {sc.kernel_variant!r} kernel {kernel}: "
-                f"run 'make kernel-{platform.kernel_arch}-{sc.kernel_variant}'"
-            )
+    own_kernel = kernel is not None or kernel_tree is not None
+    # The bench's kernel of the scenario's variant; a user's kernel must carry what the
+    # variant adds itself (the scenario's needs say what).
+    guest_kernel = resolve_guest_kernel(
+        platform, kernel, kernel_tree, series, None if own_kernel else sc.kernel_variant
+    )
     options = BootOptions(
         platform=platform,
-        kernel=kernel,
+        guest_kernel=guest_kernel,
         initrd=initrd,
         append=" ".join(filter(None, [sc.append, append])),
         accel=accel,

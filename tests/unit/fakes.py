@@ -44,6 +44,30 @@ def write_fake_qemu(path: Path) -> Path:
 
 
 @dataclass
+_KERNEL_MAKERS = {
+    "x86_64": sk.x86_64_vmlinux,
+    "arm64": sk.arm64_image,
+    "ppc64le": sk.ppc64le_vmlinux,
+}
+
+
+def write_bench_kernel(
+    arch: str, variant: str | None = None, series: str | None = None, release: str | None = None
+) -> Path:
+    """One of the bench's kernels as build.sh and build-modules.sh leave it in the cache:
+    the image, .config, release, modules/ and the modules overlay."""
+    from faultlab import paths
+
+    series = series or paths.DEFAULT_SERIES
+    image = sk.write(paths.kernel(arch, variant, series), _KERNEL_MAKERS[arch]())
+    kdir = image.parent
+    (kdir / "release").write_text((release or f"{series}.1-faultlab") + "\n")
+    (kdir / ".config").write_text("CONFIG_MODULES=y\n")
+    (kdir / "modules").mkdir(exist_ok=True)
+    sk.write(kdir / "modules.cpio.gz", b"\x1f\x8b fake modules overlay")
+    return image
+
+
 class FakeCache:
     root: Path
     results: Path
@@ -64,9 +88,8 @@ class FakeCache:
         from faultlab import paths
 
         if kernels:
-            sk.write(paths.kernel("x86_64"), sk.x86_64_vmlinux())
-            sk.write(paths.kernel("arm64"), sk.arm64_image())
-            sk.write(paths.kernel("ppc64le"), sk.ppc64le_vmlinux())
+            for arch in ("x86_64", "arm64", "ppc64le"):
+                write_bench_kernel(arch)
         if images:
             for arch in ("x86_64", "arm64", "ppc64le"):
                 sk.write(paths.initramfs(arch), b"\x1f\x8b fake initramfs")

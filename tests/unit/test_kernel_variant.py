@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from fakes import FakeCache
+from fakes import FakeCache, write_bench_kernel
 from faultlab import paths
 from faultlab.errors import MissingArtifactError
 from faultlab.scenario import Scenario, ScenarioContext, run_scenario
@@ -21,6 +19,8 @@ def _body(ctx: ScenarioContext) -> None:
 def test_variant_path() -> None:
     base = paths.kernel("ppc64le")
     assert paths.kernel("ppc64le", "apf") == base.parent.parent / "ppc64le-apf" / base.name
+    assert base.parent.parent.name == paths.DEFAULT_SERIES
+    assert paths.kernel("ppc64le", series="7.3").parent.parent.name == "7.3"
 
 
 def test_missing_variant_names_its_make_target(cache: FakeCache) -> None:
@@ -30,9 +30,7 @@ def test_missing_variant_names_its_make_target(cache: FakeCache) -> None:
 
 
 def test_variant_kernel_is_booted(cache: FakeCache) -> None:
-    variant = paths.kernel("x86_64", "apf")
-    variant.parent.mkdir(parents=True)
-    shutil.copy(paths.kernel("x86_64"), variant)
+    variant = write_bench_kernel("x86_64", "apf")
     sc = Scenario("t/variant", "x86_64", "test", _body, kernel_variant="apf")
     outcome = run_scenario(sc, result_dir=cache.results / "variant")
     assert outcome.verdict == "pass", outcome.reason

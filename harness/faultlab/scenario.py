@@ -21,13 +21,14 @@ import json
 import shlex
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from faultlab import judge, paths
 from faultlab.boot import BootOptions, BootSession, Guest
 from faultlab.errors import FaultlabError, GuestFailure, MissingArtifactError, UsageError
+from faultlab.needs import NO_NEEDS, Needs
 from faultlab.platforms import get_platform
 from faultlab.qmp import QMPError
 from faultlab.result import RunResult
@@ -90,10 +91,30 @@ class Scenario:
     guest_files: tuple[str, ...] = ()  # guest paths the scenario needs (else: skip)
     # a kernel variant (make kernel-ARCH-VARIANT) instead of the platform's kernel
     kernel_variant: str | None = None
+    # what the scenario needs of the kernel beyond its platform's needs (faultlab.needs);
+    # needs.variant and kernel_variant are kept equal (either may be given)
+    needs: Needs = NO_NEEDS
+
+    def __post_init__(self) -> None:
+        variant = self.needs.variant
+        if variant and self.kernel_variant and variant != self.kernel_variant:
+            raise ValueError(
+                f"scenario {self.name}: kernel_variant {self.kernel_variant!r} but needs "
+                f"variant {variant!r}"
+            )
+        if self.kernel_variant and not variant:
+            object.__setattr__(self, "needs", replace(self.needs, variant=self.kernel_variant))
+        elif variant and not self.kernel_variant:
+            object.__setattr__(self, "kernel_variant", variant)
 
     @property
     def group(self) -> str:
         return self.name.split("/", 1)[0]
+
+    @property
+    def all_needs(self) -> Needs:
+        """The platform's needs and the scenario's own."""
+        return get_platform(self.platform).needs | self.needs
 
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -108,6 +129,7 @@ def scenario(
     append: str = "",
     guest_files: Iterable[str] = (),
     kernel_variant: str | None = None,
+    needs: Needs = NO_NEEDS,
 ) -> Callable[[Callable[[ScenarioContext], None]], Callable[[ScenarioContext], None]]:
     """Register the decorated function as scenario `name` (group/name) on `platform`."""
     if name.count("/") != 1 or not all(name.split("/")):
@@ -126,6 +148,7 @@ def scenario(
             append,
             tuple(guest_files),
             kernel_variant,
+            needs,
         )
         return body
 

@@ -240,7 +240,7 @@ def _option_line(need: OptionNeed, have: str, hint: str) -> str:
 
 def missing(
     needs: Needs,
-    config: Mapping[str, str],
+    config: Mapping[str, str] | None,
     release: str | None,
     have_modules: Collection[str] | None,
     *,
@@ -249,21 +249,26 @@ def missing(
 ) -> list[str]:
     """One line per thing `needs` asks for that the kernel lacks, each saying how to get it.
 
-    `config` is the kernel's .config as parsed by kernel_info.parse_config (keys CONFIG_X);
+    `config` is the kernel's .config as parsed by kernel_info.parse_config (keys CONFIG_X;
+    None: unknown, e.g. an image without IKCONFIG, so options and patches are not judged);
     `release` its release (None: unknown, so patch needs limited to a release range are not
     judged); `have_modules` the names of our modules built for this kernel (None: unknown, so
     module needs are not judged). `platform` and `scenario` only make the hints precise.
     """
     hint_target = " ".join(filter(None, ("faultlab kconfig", platform or "PLATFORM", scenario)))
     hint = f"merge `{hint_target}` into your .config"
-    lines = [
-        _option_line(need, config.get(need.key, "n"), hint)
-        for need in needs.option_needs
-        if not need.satisfied_by(config)
-    ]
-    for pneed in needs.patch_needs:
-        if pneed.applies(release) and config.get(pneed.key, "n") != "y":
-            lines.append(_patch_line(pneed, release, platform))
+    lines: list[str] = []
+    if config is not None:
+        lines.extend(
+            _option_line(need, config.get(need.key, "n"), hint)
+            for need in needs.option_needs
+            if not need.satisfied_by(config)
+        )
+        lines.extend(
+            _patch_line(pneed, release, platform)
+            for pneed in needs.patch_needs
+            if pneed.applies(release) and config.get(pneed.key, "n") != "y"
+        )
     if have_modules is not None:
         built_for = f"for {release}" if release else "for this kernel"
         lines.extend(

@@ -173,6 +173,12 @@ def test_unknown_marker_and_variant_patch() -> None:
     )
 
 
+def test_unknown_config_judges_only_modules() -> None:
+    needs = Needs(options=("PCI_PASID",), modules=("faultlab_dma",), patches=("PSERIES_APF",))
+    assert missing(needs, None, "6.12.1", {"faultlab_dma"}) == []
+    assert missing(needs, None, "6.12.1", set())[0].startswith("module faultlab_dma")
+
+
 def test_order_is_options_patches_modules() -> None:
     needs = Needs(options=("PCI_PASID",), modules=("faultlab_dma",), patches=("PSERIES_APF",))
     lines = missing(needs, {}, "6.12.1", set())

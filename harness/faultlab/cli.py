@@ -425,7 +425,7 @@ def cmd_bench(args: argparse.Namespace, tail: list[str] | None) -> int:
 
 def cmd_kconfig(args: argparse.Namespace, tail: list[str] | None) -> int:
     from faultlab import kconfig
-    from faultlab.scenario import load_scenarios, select
+    from faultlab.scenario import Scenario, load_scenarios, select
 
     if tail:
         raise UsageError("faultlab kconfig takes no command")
@@ -436,7 +436,7 @@ def cmd_kconfig(args: argparse.Namespace, tail: list[str] | None) -> int:
         for sc in chosen:
             if sc.platform != platform.name:
                 raise UsageError(f"scenario {sc.name} runs on {sc.platform}, not {platform.name}")
-        left_out = []
+        left_out: list[Scenario] = []
     else:
         mine = [sc for sc in load_scenarios().values() if sc.platform == platform.name]
         chosen = [sc for sc in mine if sc.needs.variant is None]

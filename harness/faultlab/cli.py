@@ -162,7 +162,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run the fault-rate scenarios of these platforms (faults/s, NX MB/s)",
     )
     bench.set_defaults(func=cmd_bench)
+    _add_kernel_commands(sub, names)
     return parser
+
+
+def _add_kernel_commands(sub: Any, names: str) -> None:
+    """`faultlab kconfig` and `faultlab patches`: what a user's own kernel tree must carry."""
+    kconfig = sub.add_parser(
+        "kconfig",
+        help="print the kernel config fragment a platform and its scenarios need",
+        usage="faultlab kconfig PLATFORM [SCENARIO|GROUP...] [--series S]",
+    )
+    kconfig.add_argument("platform", help=f"one of: {names}")
+    kconfig.add_argument(
+        "scenarios", nargs="*", help="scenarios or groups (default: every scenario of PLATFORM)"
+    )
+    kconfig.add_argument("--series", default=None, help="kernel series (default 6.12)")
+    kconfig.set_defaults(func=cmd_kconfig)
+
+    patches = sub.add_parser(
+        "patches",
+        help="list the test-only kernel patches a platform's kernels carry",
+        usage="faultlab patches PLATFORM [--series S] [--print]",
+    )
+    patches.add_argument("platform", help=f"one of: {names}")
+    patches.add_argument("--series", default=None, help="kernel series (default 6.12)")
+    patches.add_argument(
+        "--print", action="store_true", help="write the patches themselves (for patch -p1)"
+    )
+    patches.set_defaults(func=cmd_patches)
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -420,6 +448,50 @@ def cmd_bench(args: argparse.Namespace, tail: list[str] | None) -> int:
         for data in [*report["platforms"].values(), *report.get("fault_rates", {}).values()]
     )
     return errors.EXIT_OK if ok else errors.EXIT_GUEST_FAILURE
+
+
+def cmd_kconfig(args: argparse.Namespace, tail: list[str] | None) -> int:
+    from faultlab import kconfig
+    from faultlab.scenario import Scenario, load_scenarios, select
+
+    if tail:
+        raise UsageError("faultlab kconfig takes no command")
+    platform = get_platform(args.platform)
+    series = kconfig.require_series(args.series or kconfig.DEFAULT_SERIES)
+    if args.scenarios:
+        chosen = select(args.scenarios)
+        for sc in chosen:
+            if sc.platform != platform.name:
+                raise UsageError(f"scenario {sc.name} runs on {sc.platform}, not {platform.name}")
+        left_out: list[Scenario] = []
+    else:
+        mine = [sc for sc in load_scenarios().values() if sc.platform == platform.name]
+        chosen = [sc for sc in mine if sc.needs.variant is None]
+        left_out = [sc for sc in mine if sc.needs.variant is not None]
+    sys.stdout.write(kconfig.kconfig_fragment(platform, chosen, series, left_out))
+    return errors.EXIT_OK
+
+
+def cmd_patches(args: argparse.Namespace, tail: list[str] | None) -> int:
+    from faultlab import kconfig
+    from faultlab.scenario import load_scenarios
+
+    if tail:
+        raise UsageError("faultlab patches takes no command")
+    platform = get_platform(args.platform)
+    series = kconfig.require_series(args.series or kconfig.DEFAULT_SERIES)
+    mine = [sc for sc in load_scenarios().values() if sc.platform == platform.name]
+    if not args.print:
+        sys.stdout.write(kconfig.patch_report(platform, series, mine))
+        return errors.EXIT_OK
+    sys.stdout.write(kconfig.patch_texts(platform, series))
+    for marker, (users, have) in kconfig.unavailable(platform.kernel_arch, series, mine).items():
+        print(
+            f"faultlab: note: no CONFIG_{marker} patch for {series} yet (exists for "
+            f"{', '.join(have) or 'no series'}); needed by {', '.join(users)}",
+            file=sys.stderr,
+        )
+    return errors.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from faultlab.errors import UsageError
+from faultlab.needs import NO_NEEDS, Needs
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,39 @@ class Platform:
     # SeaBIOS wait ~32 s (TCG) for "test unit ready" before it boots the kernel; the other
     # platforms keep their defaults (PowerNV needs its default PHB root ports and BMC).
     nodefaults: bool = False
+    # What every boot of the platform needs of its kernel: the boot to SSH and the probe
+    # (faultlab.needs; the scenarios add their own).
+    needs: Needs = NO_NEEDS
 
     @property
     def devices(self) -> tuple[str, ...]:
         """Every -device argument of the platform except the NIC, in command-line order."""
         return self.early_devices + self.extra_devices
 
+
+# Every platform's boot to SSH: the initramfs (gzip cpio) with busybox init running the rcS
+# script, devtmpfs for /dev, dropbear (setuid/setgid need MULTIUSER; `faultlab shell` a pty),
+# QEMU user networking through virtio-net-pci, and the kernel log the harness judges.
+BOOT_NEEDS = Needs(
+    options=(
+        "BLK_DEV_INITRD",
+        "RD_GZIP",
+        "BINFMT_ELF",
+        "BINFMT_SCRIPT",
+        "DEVTMPFS",
+        "PROC_FS",
+        "SYSFS",
+        "MULTIUSER",
+        "TTY",
+        "UNIX98_PTYS",
+        "PRINTK",
+        "NET",
+        "INET",
+        "PCI",
+        "VIRTIO_PCI",
+        "VIRTIO_NET",
+    )
+)
 
 PLATFORMS: dict[str, Platform] = {
     p.name: p
@@ -81,6 +109,17 @@ PLATFORMS: dict[str, Platform] = {
             kvm_machine_opts="kernel-irqchip=split",
             kvm_capable=True,
             nodefaults=True,
+            # console ttyS0; the probe: DMAR up (intel-iommu), idxd bound dsa0 on the dsa bus
+            needs=BOOT_NEEDS
+            | Needs(
+                options=(
+                    "SERIAL_8250",
+                    "SERIAL_8250_CONSOLE",
+                    "INTEL_IOMMU",
+                    "INTEL_IDXD",
+                    "INTEL_IDXD_BUS",
+                )
+            ),
         ),
         Platform(
             name="aarch64",
@@ -105,6 +144,19 @@ PLATFORMS: dict[str, Platform] = {
                 "arm-smmuv3.stall-model=2",
                 "arm-smmuv3.oas=52",
             ),
+            # console ttyAMA0, virt's GICv3 and PCIe host bridge (the NIC); the probe: SMMUv3
+            # probed with the SVA feature (ARM_SMMU_FEAT_SVA exists only with ARM_SMMU_V3_SVA)
+            needs=BOOT_NEEDS
+            | Needs(
+                options=(
+                    "SERIAL_AMBA_PL011",
+                    "SERIAL_AMBA_PL011_CONSOLE",
+                    "ARM_GIC_V3",
+                    "PCI_HOST_GENERIC",
+                    "ARM_SMMU_V3",
+                    "ARM_SMMU_V3_SVA",
+                )
+            ),
         ),
         Platform(
             name="ppc64-powernv",
@@ -122,6 +174,8 @@ PLATFORMS: dict[str, Platform] = {
             console="hvc0",
             append="console=hvc0 panic=-1",
             net_bus="pcie.0",
+            # console hvc0 through OPAL; the probe: booted through OPAL (skiboot)
+            needs=BOOT_NEEDS | Needs(options=("PPC_POWERNV", "HVC_OPAL")),
         ),
         Platform(
             name="ppc64-pseries",
@@ -142,6 +196,10 @@ PLATFORMS: dict[str, Platform] = {
             firmware="vof.bin",
             console="hvc0",
             append="console=hvc0 panic=-1",
+            # VOF hands the device tree over through prom_init; console hvc0 (hvc_vio);
+            # the probe: a pSeries LPAR with RTAS
+            needs=BOOT_NEEDS
+            | Needs(options=("PPC_PSERIES", "PPC_OF_BOOT_TRAMPOLINE", "HVC_CONSOLE")),
         ),
     )
 }

@@ -20,15 +20,17 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from faultlab import judge, paths
 from faultlab.boot import BootOptions, BootSession, Guest
-from faultlab.errors import FaultlabError, GuestFailure, UsageError
-from faultlab.guest_kernel import resolve_guest_kernel
+from faultlab.errors import FaultlabError, GuestFailure, NotRunError, UsageError
+from faultlab.guest_kernel import GuestKernel, resolve_guest_kernel
+from faultlab.kernel_info import parse_config
+from faultlab.needs import NO_NEEDS, Needs, missing
 from faultlab.platforms import get_platform
 from faultlab.qmp import QMPError
 from faultlab.result import RunResult
@@ -91,10 +93,30 @@ class Scenario:
     guest_files: tuple[str, ...] = ()  # guest paths the scenario needs (else: skip)
     # a kernel variant (make kernel-ARCH-VARIANT) instead of the platform's kernel
     kernel_variant: str | None = None
+    # what the scenario needs of the kernel beyond its platform's needs (faultlab.needs);
+    # needs.variant and kernel_variant are kept equal (either may be given)
+    needs: Needs = NO_NEEDS
+
+    def __post_init__(self) -> None:
+        variant = self.needs.variant
+        if variant and self.kernel_variant and variant != self.kernel_variant:
+            raise ValueError(
+                f"scenario {self.name}: kernel_variant {self.kernel_variant!r} but needs "
+                f"variant {variant!r}"
+            )
+        if self.kernel_variant and not variant:
+            object.__setattr__(self, "needs", replace(self.needs, variant=self.kernel_variant))
+        elif variant and not self.kernel_variant:
+            object.__setattr__(self, "kernel_variant", variant)
 
     @property
     def group(self) -> str:
         return self.name.split("/", 1)[0]
+
+    @property
+    def all_needs(self) -> Needs:
+        """The platform's needs and the scenario's own."""
+        return get_platform(self.platform).needs | self.needs
 
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -109,6 +131,7 @@ def scenario(
     append: str = "",
     guest_files: Iterable[str] = (),
     kernel_variant: str | None = None,
+    needs: Needs = NO_NEEDS,
 ) -> Callable[[Callable[[ScenarioContext], None]], Callable[[ScenarioContext], None]]:
     """Register the decorated function as scenario `name` (group/name) on `platform`."""
     if name.count("/") != 1 or not all(name.split("/")):
@@ -127,6 +150,7 @@ def scenario(
             append,
             tuple(guest_files),
             kernel_variant,
+            needs,
         )
         return body
 
@@ -297,6 +321,9 @@ def run_scenario(
     guest_kernel = resolve_guest_kernel(
         platform, kernel, kernel_tree, series, None if own_kernel else sc.kernel_variant
     )
+    lacking = missing_needs(sc, guest_kernel, guest_kernel.config)
+    if lacking:
+        raise NotRunError(sc.name, lacking)
     options = BootOptions(
         platform=platform,
         guest_kernel=guest_kernel,
@@ -317,7 +344,7 @@ def run_scenario(
         with session as guest:
             ctx = ScenarioContext(guest, sc)
             guest.result.command = f"scenario {sc.name}"
-            verdict = _run_body(ctx)
+            verdict = _needs_in_guest(ctx, guest_kernel) or _run_body(ctx)
             guest.result.extra["checks"] = [c.as_dict() for c in ctx.checks]
             guest.result.extra["measurements"] = ctx.measurements
             guest.set_outcome(verdict)
@@ -335,6 +362,43 @@ def run_scenario(
         list(ctx.checks) if ctx else [],
         result,
         round(time.monotonic() - started, 3),
+    )
+
+
+def missing_needs(
+    sc: Scenario, kernel: GuestKernel, config: Mapping[str, str] | None
+) -> list[str]:
+    """What `kernel` lacks of what `sc` needs, one line each (empty: it may run). Options
+    and patches are judged when the config is known; modules always (ours are built per
+    kernel, so the kernel's list is exact)."""
+    lines = missing(
+        sc.all_needs,
+        config,
+        kernel.release,
+        kernel.modules,
+        platform=sc.platform,
+        scenario=sc.name,
+    )
+    if kernel.modules_error and any(ln.startswith("module ") for ln in lines):
+        lines.append(kernel.modules_error)
+    return lines
+
+
+def _needs_in_guest(ctx: ScenarioContext, kernel: GuestKernel) -> judge.Verdict | None:
+    """Check the needs again against the running kernel's /proc/config.gz (the only
+    config there is for an image whose embedded config could not be read): NOT RUN
+    (verdict skip, failure "not_run") naming what is missing, else None."""
+    res = ctx.sh("zcat /proc/config.gz")
+    if res.exit_code != 0:
+        ctx.guest.result.extra["kernel_config"] = "no /proc/config.gz: needs checked before boot only"
+        return None
+    config = parse_config(res.stdout.decode(errors="replace"))
+    ctx.guest.result.extra["kernel_config"] = "checked in the guest (/proc/config.gz)"
+    lacking = missing_needs(ctx.scenario, kernel, config)
+    if not lacking:
+        return None
+    return judge.Verdict(
+        "skip", "not_run", f"NOT RUN: {ctx.scenario.name} needs: " + "; ".join(lacking), None
     )
 
 

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from faultlab.needs import Needs, PatchNeed
 from faultlab.scenario import ScenarioContext, StepFailed, parse_json_object, scenario
 
 PROGRAM = "/opt/faultlab/bin/faultlab-dsa"
@@ -517,8 +518,39 @@ def expect_clean_dmesg(ctx: ScenarioContext, label: str) -> None:
 # -- scenarios -------------------------------------------------------------------------------
 
 
-def dsa_scenario(name: str, summary: str) -> Any:
-    return scenario(f"dsa/{name}", "x86_64", summary, qemu_args=QEMU_ARGS, guest_files=GUEST_FILES)
+# What the kernel needs (beyond the x86_64 platform's intel-iommu and idxd): user WQs with SVA
+# (configure() checks pasid_enabled): idxd's SVM support, which enables IOPF (PRI, with ATS)
+# and PASID for the device (capabilities Linux sees only through MMCONFIG) on intel-iommu SVM;
+# 6.12.64+ stable kernels refuse SVA bind on x86 unless patched (patches/x86_64/0001-*);
+# faultlab-dsa drops CR and data pages with MADV_DONTNEED.
+NEEDS = Needs(
+    options=(
+        "INTEL_IDXD_SVM",
+        "INTEL_IOMMU_SVM",
+        "PCI_MMCONFIG",
+        "PCI_ATS",
+        "PCI_PRI",
+        "PCI_PASID",
+        "ADVISE_SYSCALLS",
+    ),
+    patches=(PatchNeed("FAULTLAB_SVA_BIND_X86", since="6.12.64", until="6.13"),),
+)
+# Several processes submit with ENQCMD to a shared WQ: under TCG (no XSAVES) IA32_PASID follows
+# the task only with the test-only patch patches/x86_64/0002-*.
+SHARED_WQ_NEEDS = NEEDS | Needs(patches=("FAULTLAB_PASID_SWITCH",))
+# The idxd debugfs event log dump (/sys/kernel/debug/idxd/dsa0/event_log).
+DEBUGFS_NEEDS = Needs(options=("DEBUG_FS",))
+
+
+def dsa_scenario(name: str, summary: str, needs: Needs = NEEDS) -> Any:
+    return scenario(
+        f"dsa/{name}",
+        "x86_64",
+        summary,
+        qemu_args=QEMU_ARGS,
+        guest_files=GUEST_FILES,
+        needs=needs,
+    )
 
 
 DEDICATED = Wq(0, 0, "dedicated", prs_disable=True)
@@ -544,6 +576,7 @@ def reference_cr(ctx: ScenarioContext, wq: Wq) -> Cr:
     "shared (ENQCMD) WQ with PRS disabled: the device logs the CR in the event log, the driver "
     "writes it; the CR equals the one the device writes directly, cr_faults +1 per file; with "
     "PRS on the CR address is page-requested instead (no event log entry)",
+    SHARED_WQ_NEEDS,
 )
 def cr_fault(ctx: ScenarioContext) -> None:
     configure(ctx, (DEDICATED, SHARED, PRS_NO_BOF))
@@ -642,6 +675,7 @@ def cr_unwritable(ctx: ScenarioContext) -> None:
     "(MOVDIR64B) and a shared (ENQCMD) WQ with PRS disabled: the device logs it as 0x26 "
     "DRAIN_EVL with rcr and the CR image, the driver writes the CR (status 1) and, unlike 0x1a, "
     "does not count it in cr_faults",
+    SHARED_WQ_NEEDS | DEBUGFS_NEEDS,
 )
 def drain_cr_fault(ctx: ScenarioContext) -> None:
     configure(ctx, (DEDICATED, SHARED))
@@ -949,6 +983,7 @@ def evl_full(ctx: ScenarioContext) -> None:
     "an open WQ file has its fileY device with the opener's pid and zero counters, gone after "
     "close; after CR faults the debugfs event log dump shows them processed, with the CR "
     "address, the MEMMOVE opcode, the WQ and the delivered CR",
+    NEEDS | DEBUGFS_NEEDS,
 )
 def sysfs(ctx: ScenarioContext) -> None:
     configure(ctx, (DEDICATED,))
@@ -1013,6 +1048,7 @@ def sysfs(ctx: ScenarioContext) -> None:
     "two processes take turns on one CPU, each submitting to a shared WQ with ENQCMD: each "
     "descriptor must carry its own process's PASID (IA32_PASID follows the task), so both "
     "copies complete",
+    SHARED_WQ_NEEDS,
 )
 def enqcmd_switch(ctx: ScenarioContext) -> None:
     # Without XSAVES (TCG) nothing in Linux switched IA32_PASID: the second process's ENQCMD
@@ -1066,6 +1102,7 @@ ACCEL_WQS = (
     "accel-config-test's dsa_test as dsa_user_test_runner.sh runs it (nop, drain, memmove, fill, "
     "compare, compare-pattern, dualcast, CRC, and each as a batch of 16), dedicated and shared "
     "WQ, block-on-fault on and off: every test of an opcode the device claims passes",
+    SHARED_WQ_NEEDS,
 )
 def accel_config_test(ctx: ScenarioContext) -> None:
     if ctx.sh(f"test -x {DSA_TEST}").exit_code:

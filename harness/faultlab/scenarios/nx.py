@@ -22,6 +22,7 @@ import time
 import zlib
 from typing import Any
 
+from faultlab.needs import Needs
 from faultlab.scenario import ScenarioContext, StepFailed, scenario
 from faultlab.scenarios.pseries import (
     GUNZ,
@@ -42,6 +43,18 @@ PASTE_BASE = 0x0008000000000000
 DT_VAS = f"/proc/device-tree/vas@{HVWC_BASE:x}"
 NX_GZIP_CT = 2
 NX_FAULT = "/opt/faultlab/bin/faultlab-nx-fault"
+# VAS and the PowerNV NX compression driver (/dev/crypto/nx-gzip, the 842-nx algorithm); the
+# NX model translates addresses through radix page tables only (hw/faultlab/nx/nx-radix.c), so
+# radix must be the kernel's default MMU (the harness adds no command line for it).
+NEEDS = Needs(
+    options=(
+        "PPC_VAS",
+        "CRYPTO_DEV_NX_COMPRESS",
+        "CRYPTO_DEV_NX_COMPRESS_POWERNV",
+        "PPC_RADIX_MMU",
+        "PPC_RADIX_MMU_DEFAULT",
+    )
+)
 
 
 def qom_int(ctx: ScenarioContext, prop: str) -> int:
@@ -98,6 +111,7 @@ def check_platform(ctx: ScenarioContext) -> None:
     "selftests compress and decompress through /dev/crypto/nx-gzip windows, COPY/PASTE and "
     "the NX-GZIP engine; the host's gzip -d accepts the output",
     guest_files=(GZFHT, GUNZ),
+    needs=NEEDS,
 )
 def nx_selftests(ctx: ScenarioContext) -> None:
     check_platform(ctx)
@@ -136,6 +150,7 @@ def nx_selftests(ctx: ScenarioContext) -> None:
     "writes the CSB with cc 250 and the exact address and returns both credits; the program "
     "touches the page and the resubmitted CRB completes; a read-only CSB gets SIGSEGV",
     guest_files=(NX_FAULT,),
+    needs=NEEDS,
 )
 def translation_fault(ctx: ScenarioContext) -> None:
     faults_before = qom_int(ctx, "faults")
@@ -201,6 +216,7 @@ def check_credits_at_rest(ctx: ScenarioContext, what: str, windows: int) -> None
     "reaches the program's CSB through the one fault FIFO, none is lost, the model's fault "
     "count equals the faults the programs saw, and every output inflates to its source",
     guest_files=(NX_STRESS,),
+    needs=NEEDS,
 )
 def many_faults(ctx: ScenarioContext) -> None:
     ctx.must(f"rm -rf {STRESS_DIR} && mkdir -p {STRESS_DIR}")
@@ -376,6 +392,7 @@ def stuck_close(ctx: ScenarioContext, kind: str, knob: str, log: str) -> None:
     "with x-inject-lose-credit or x-inject-fault-fifo-full the send credit never returns and "
     "vas_win_close() waits with the kernel's 'stuck' warning until the credit comes back",
     guest_files=(NX_STRESS,),
+    needs=NEEDS,
 )
 def credits(ctx: ScenarioContext) -> None:
     windows_before = qom_int(ctx, "open-windows")
@@ -421,6 +438,7 @@ THROUGHPUT_MB = 32
     "COMPRESS_FHT requests) and host zlib level 1 on the same data; the output inflates to the "
     "input (sanity only: timings are measurements, not assertions)",
     guest_files=(NX_STRESS,),
+    needs=NEEDS,
 )
 def throughput(ctx: ScenarioContext) -> None:
     ctx.must(f"rm -rf {STRESS_DIR} && mkdir -p {STRESS_DIR}")

@@ -36,6 +36,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from faultlab.needs import Needs
 from faultlab.scenario import ScenarioContext, StepFailed, parse_json_object, scenario
 
 SELFTESTS = "/opt/faultlab/selftests/nx-gzip"
@@ -51,6 +52,18 @@ QEMU_ARGS = (
     f"max-processed-len={MAX_PROCESSED_LEN}",
 )
 NX_CAPS = "/sys/devices/vio/ibm,compression-v1/nx_gzip_caps"
+# VAS through the hcalls and the pseries NX compression driver (a VIO device: nx_gzip_caps,
+# /dev/crypto/nx-gzip); pseries VAS opens user windows only under radix ("API is supported only
+# with radix page tables"), which must be the kernel's default MMU (no command line is added).
+VAS_NEEDS = Needs(
+    options=(
+        "PPC_VAS",
+        "CRYPTO_DEV_NX_COMPRESS",
+        "CRYPTO_DEV_NX_COMPRESS_PSERIES",
+        "PPC_RADIX_MMU",
+        "PPC_RADIX_MMU_DEFAULT",
+    )
+)
 VAS_CAPS = "/sys/devices/virtual/misc/vas/vas0/gzip"
 WORKDIR = "/tmp/nx"
 # nx-gzip-test.sh's sizes without 64M, as dd bs= values and in bytes.
@@ -293,6 +306,7 @@ def selftest_runs(ctx: ScenarioContext, platform_word: str) -> None:
     "windows, COPY/PASTE and the NX-GZIP engine; the host's gzip -d accepts the output",
     qemu_args=QEMU_ARGS,
     guest_files=(GZFHT, GUNZ),
+    needs=VAS_NEEDS,
 )
 def nx_selftests(ctx: ScenarioContext) -> None:
     check_platform(ctx)
@@ -403,6 +417,7 @@ def check_fault_cases(ctx: ScenarioContext, data: dict[str, Any]) -> None:
     "CSB gets the process SIGSEGV at the CSB address",
     qemu_args=QEMU_ARGS,
     guest_files=(NX_FAULT,),
+    needs=VAS_NEEDS,
 )
 def nx_fault(ctx: ScenarioContext) -> None:
     faults_before = qom_int(ctx, "faults")
@@ -428,6 +443,7 @@ COPY_PASTE = "/opt/faultlab/bin/faultlab-copy-paste"
     "cp_abort (to memory or to a window) reports failure and stores nothing",
     qemu_args=QEMU_ARGS,
     guest_files=(COPY_PASTE,),
+    needs=VAS_NEEDS,
 )
 def copy_paste(ctx: ScenarioContext) -> None:
     data = ctx.json(COPY_PASTE, timeout=120)
@@ -480,6 +496,8 @@ def copy_paste(ctx: ScenarioContext) -> None:
 
 
 HCALL_MODULE = "/opt/faultlab/modules/faultlab_hcall.ko"
+# check_hcall_module: insmod faultlab_hcall (it makes its hcalls at load time), then rmmod.
+HCALL_NEEDS = Needs(options=("MODULES", "MODULE_UNLOAD"), modules=("faultlab_hcall",))
 _HCALL_LINE = re.compile(r"faultlab_hcall: (\{.*\})")
 # PAPR return codes (Linux arch/powerpc/include/asm/hvcall.h).
 H_SUCCESS, H_NOT_FOUND, H_PARAMETER, H_RESOURCE, H_P2 = 0, -7, -4, -16, -55
@@ -522,6 +540,7 @@ def check_hcall_module(ctx: ScenarioContext, args: str, expected: dict[str, int]
     "double deallocate and windows beyond the credit return PAPR errors and QEMU survives",
     qemu_args=QEMU_ARGS,
     guest_files=(HCALL_MODULE,),
+    needs=HCALL_NEEDS,
 )
 def hcall_hostile(ctx: ScenarioContext) -> None:
     check_hcall_module(ctx, "", HOSTILE_EXPECTED)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from faultlab.needs import Needs
 from faultlab.scenario import ScenarioContext, StepFailed, parse_json_object, scenario
 from faultlab.scenarios.pseries import HCALL_MODULE, check_hcall_module
 
@@ -32,6 +33,20 @@ APF = f"/machine/peripheral/{APF_ID}"
 QEMU_ARGS = ("-device", f"spapr-apf,id={APF_ID}")
 PROGRAM = "/opt/faultlab/bin/faultlab-apf"
 DEBUGFS = "/sys/kernel/debug/pseries-apf"
+# The "apf" kernel variant: the test-only patch patches/ppc64le-apf/ (marker CONFIG_PSERIES_APF,
+# which depends on PPC_SPLPAR and DEBUG_FS: its counters and switch are in debugfs);
+# faultlab-apf finds its page's guest-physical address in /proc/self/pagemap.
+NEEDS = Needs(
+    options=("PPC_SPLPAR", "DEBUG_FS", "PROC_PAGE_MONITOR"),
+    patches=("PSERIES_APF",),
+    variant="apf",
+)
+# pseries/apf-hcall-hostile runs on the base kernel, which must not have the option (it checks
+# that no SNS was registered at boot); faultlab_hcall makes the H_REG_SNS calls (insmod, rmmod).
+BASE_KERNEL_NEEDS = Needs(
+    options=("PSERIES_APF=n", "PROC_PAGE_MONITOR", "MODULES", "MODULE_UNLOAD"),
+    modules=("faultlab_hcall",),
+)
 APF_IRQ = 0x1000 + 0x70  # SPAPR_XIRQ_BASE + 0x70, what H_REG_SNS returns in R5
 QOM_COUNTERS = (
     "expropriations",
@@ -178,6 +193,7 @@ def _registered(ctx: ScenarioContext) -> None:
     qemu_args=QEMU_ARGS,
     guest_files=(PROGRAM,),
     kernel_variant="apf",
+    needs=NEEDS,
 )
 def apf_user(ctx: ScenarioContext) -> None:
     _registered(ctx)
@@ -240,6 +256,7 @@ def apf_user(ctx: ScenarioContext) -> None:
     qemu_args=QEMU_ARGS,
     guest_files=(PROGRAM,),
     kernel_variant="apf",
+    needs=NEEDS,
 )
 def apf_wake_before_fault(ctx: ScenarioContext) -> None:
     _registered(ctx)
@@ -269,6 +286,7 @@ def apf_wake_before_fault(ctx: ScenarioContext) -> None:
     qemu_args=QEMU_ARGS,
     guest_files=(PROGRAM,),
     kernel_variant="apf",
+    needs=NEEDS,
 )
 def apf_kernel(ctx: ScenarioContext) -> None:
     _registered(ctx)
@@ -302,6 +320,7 @@ def apf_kernel(ctx: ScenarioContext) -> None:
     qemu_args=QEMU_ARGS,
     guest_files=(PROGRAM,),
     kernel_variant="apf",
+    needs=NEEDS,
 )
 def apf_disabled(ctx: ScenarioContext) -> None:
     _registered(ctx)
@@ -330,6 +349,7 @@ def apf_disabled(ctx: ScenarioContext) -> None:
     "the PAPR codes; an expropriated page is not a fault for a kernel without the option",
     qemu_args=QEMU_ARGS,
     guest_files=(HCALL_MODULE, PROGRAM),
+    needs=BASE_KERNEL_NEEDS,
 )
 def apf_hcall_hostile(ctx: ScenarioContext) -> None:
     ctx.expect_eq("no SNS registered by the base kernel", ctx.qom_get(APF, "sns-registered"), False)
@@ -367,6 +387,7 @@ def apf_hcall_hostile(ctx: ScenarioContext) -> None:
     qemu_args=QEMU_ARGS,
     guest_files=(PROGRAM,),
     kernel_variant="apf",
+    needs=NEEDS,
 )
 def apf_overflow(ctx: ScenarioContext) -> None:
     _registered(ctx)

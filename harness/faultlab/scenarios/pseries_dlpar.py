@@ -19,7 +19,9 @@ import json
 import time
 from typing import Any
 
+from faultlab.needs import Needs
 from faultlab.scenario import ScenarioContext, StepFailed, scenario
+from faultlab.scenarios.pseries import VAS_NEEDS
 
 PROGRAM = "/opt/faultlab/bin/faultlab-vas-credits"
 VAS_ID = "vas0"
@@ -122,6 +124,7 @@ def online_cpus(ctx: ScenarioContext) -> str:
     "sysfs shows used > total); adding the core back reopens them and pastes succeed",
     qemu_args=DLPAR_ARGS,
     guest_files=(PROGRAM,),
+    needs=VAS_NEEDS | Needs(options=("HOTPLUG_CPU",)),
 )
 def dlpar_credits(ctx: ScenarioContext) -> None:
     target = CREDITS_PER_CORE * CORES
@@ -210,6 +213,7 @@ def set_qos_total(ctx: ScenarioContext, value: str) -> int:
     "a bad value is refused; a total above the hypervisor's grant does not get more windows",
     qemu_args=QOS_ARGS,
     guest_files=(PROGRAM,),
+    needs=VAS_NEEDS,
 )
 def qos_credits(ctx: ScenarioContext) -> None:
     default_before = credits(ctx, DEFAULT)

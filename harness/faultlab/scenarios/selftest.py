@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from faultlab.needs import NO_NEEDS
 from faultlab.scenario import ScenarioContext, scenario
 
 
@@ -9,6 +10,7 @@ from faultlab.scenario import ScenarioContext, scenario
     "bench/guest-basics",
     "aarch64",
     "the guest runs commands, reports its kernel and answers QMP (harness self-check)",
+    needs=NO_NEEDS,  # nothing beyond what every aarch64 boot needs
 )
 def guest_basics(ctx: ScenarioContext) -> None:
     ctx.expect_eq("uname -m", ctx.must("uname -m").strip(), "aarch64")

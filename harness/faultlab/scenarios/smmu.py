@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from faultlab import smmu_results as sr
+from faultlab.needs import Needs
 from faultlab.scenario import ScenarioContext, StepFailed, scenario
 
 PROGRAM = "/opt/faultlab/bin/faultlab-smmu"
@@ -33,9 +34,26 @@ PROBE_LINE = "IOPF and SVA enabled, /dev/faultlab-dma"
 RESPONSE_PROBE = "arm_smmu_page_response"
 
 
-def smmu_scenario(name: str, summary: str) -> Any:
+# What the kernel needs (beyond the aarch64 platform's SMMUv3 with SVA): faultlab_dma, loaded
+# with insmod, enables IOPF and SVA for the engine (arm-smmu-v3 gives a PCI master substreams
+# only through its PASID capability) and counts faults and responses with kprobes ("kprobes
+# armed"); faultlab-smmu drops pages with madvise(MADV_DONTNEED).
+NEEDS = Needs(
+    options=("MODULES", "ARM_SMMU_V3_SVA", "PCI_PASID", "KPROBES", "ADVISE_SYSCALLS"),
+    modules=("faultlab_dma",),
+)
+# smmu/file-backed: a tmpfs (shmem) file, the fault-around size from debugfs.
+FILE_NEEDS = NEEDS | Needs(options=("TMPFS", "SHMEM", "DEBUG_FS"))
+
+
+def smmu_scenario(name: str, summary: str, needs: Needs = NEEDS) -> Any:
     return scenario(
-        f"smmu/{name}", "aarch64", summary, qemu_args=QEMU_ARGS, guest_files=GUEST_FILES
+        f"smmu/{name}",
+        "aarch64",
+        summary,
+        qemu_args=QEMU_ARGS,
+        guest_files=GUEST_FILES,
+        needs=needs,
     )
 
 
@@ -221,6 +239,7 @@ FILE_PAGES = 64
     "file-backed",
     "DMA reads a never-touched shared file mapping (tmpfs): read faults through the page "
     "cache, one per fault-around window, every byte right",
+    FILE_NEEDS,
 )
 def file_backed(ctx: ScenarioContext) -> None:
     start = setup(ctx)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from faultlab import smmu_results as sr
+from faultlab.needs import Needs, PatchNeed
 from faultlab.scenario import ScenarioContext, StepFailed, scenario
 from faultlab.scenarios.smmu import (
     DMA,
@@ -44,8 +45,37 @@ PAGES = 64
 DONTNEED_PAGES = 32
 
 
+# SVA bind is refused on x86 by 6.12.64+ stable kernels (not by mainline): the test-only patch
+# guest-kernel/patches/x86_64/0001-* lifts it; faultlab_dma binds every opening process.
+SVA_BIND = PatchNeed("FAULTLAB_SVA_BIND_X86", since="6.12.64", until="6.13")
+# faultlab_dma (insmod) enables IOPF and SVA: intel-iommu needs the engine's ATS, PRI and PASID
+# capabilities, which Linux sees only through extended config space (MMCONFIG), and SVM; it
+# counts faults and responses with kprobes; faultlab-smmu drops pages with MADV_DONTNEED.
+NEEDS = Needs(
+    options=(
+        "MODULES",
+        "INTEL_IOMMU_SVM",
+        "PCI_MMCONFIG",
+        "PCI_ATS",
+        "PCI_PRI",
+        "PCI_PASID",
+        "KPROBES",
+        "ADVISE_SYSCALLS",
+    ),
+    modules=("faultlab_dma",),
+    patches=(SVA_BIND,),
+)
+
+
 def vtd_scenario(name: str, summary: str) -> Any:
-    return scenario(f"vtd/{name}", "x86_64", summary, qemu_args=QEMU_ARGS, guest_files=GUEST_FILES)
+    return scenario(
+        f"vtd/{name}",
+        "x86_64",
+        summary,
+        qemu_args=QEMU_ARGS,
+        guest_files=GUEST_FILES,
+        needs=NEEDS,
+    )
 
 
 def counters(ctx: ScenarioContext) -> dict[str, int]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from faultlab.needs import Needs
 from faultlab.scenario import ScenarioContext, StepFailed, parse_json_object, scenario
 
 X86_INSN = "/opt/faultlab/bin/faultlab-x86-insn"
@@ -31,6 +32,13 @@ SEGV_MAPERR, SEGV_ACCERR = 1, 2
 CPUID_7_0_ECX_MOVDIRI, CPUID_7_0_ECX_MOVDIR64B, CPUID_7_0_ECX_ENQCMD = 27, 28, 29
 MSR_IA32_PASID_VALID = 1 << 31
 EIO = 5
+
+
+# Linux keeps X86_FEATURE_ENQCMD (the cpuinfo flag, what idxd checks for shared WQs) only with
+# ARCH_HAS_CPU_PASID, which x86 selects with IOMMU_SVA: intel-iommu's SVM is what selects that.
+NEEDS = Needs(options=("INTEL_IOMMU_SVM",))
+# x86/insn-kernel loads faultlab_x86_insn with insmod and removes it with rmmod.
+MODULE_NEEDS = NEEDS | Needs(options=("MODULES", "MODULE_UNLOAD"), modules=("faultlab_x86_insn",))
 
 
 def _int(obj: dict[str, Any], key: str, who: str = "faultlab-x86-insn") -> int:
@@ -47,6 +55,7 @@ def _int(obj: dict[str, Any], key: str, who: str = "faultlab-x86-insn") -> int:
     "misaligned MOVDIR64B is #GP (SIGSEGV), an unmapped or read-only destination #PF; ENQCMD "
     "without a PASID and ENQCMDS at CPL 3 are #GP (SIGSEGV) and store nothing",
     guest_files=(X86_INSN,),
+    needs=NEEDS,
 )
 def insn_user(ctx: ScenarioContext) -> None:
     data = ctx.json(X86_INSN, timeout=120)
@@ -131,6 +140,7 @@ def insn_user(ctx: ScenarioContext) -> None:
     "valid PASID and ENQCMDS to ordinary memory report retry (ZF=1) and store nothing; the "
     "kernel's movdir64b() stores 64 bytes",
     guest_files=(X86_INSN_MODULE,),
+    needs=MODULE_NEEDS,
 )
 def insn_kernel(ctx: ScenarioContext) -> None:
     ctx.must(f"insmod {X86_INSN_MODULE}")
@@ -174,6 +184,7 @@ def insn_kernel(ctx: ScenarioContext) -> None:
     "x86_64",
     "with MOVDIR64B and ENQCMD advertised the unmodified idxd driver registers (no 'failed to "
     "load without MOVDIR64B', no 'Platform does not have ENQCMD(S) support')",
+    needs=NEEDS,
 )
 def idxd_gate(ctx: ScenarioContext) -> None:
     dmesg = ctx.dmesg()

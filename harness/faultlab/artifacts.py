@@ -88,7 +88,9 @@ def platform_artifacts(
     """The files `platform` needs, in the order they are validated (kernel first)."""
     items = [
         Artifact(
-            "kernel", kernel or paths.kernel(platform.kernel_arch, series=series), kernel is not None
+            "kernel",
+            kernel or paths.kernel(platform.kernel_arch, series=series),
+            kernel is not None,
         ),
         Artifact("initramfs", initrd or paths.initramfs(platform.kernel_arch), initrd is not None),
         Artifact("qemu", paths.qemu_binary(platform.qemu_binary)),

@@ -117,9 +117,10 @@ def bench_kernel(platform: Platform, series: str, variant: str | None = None) ->
     target = f"make {name}" + (f" SERIES={series}" if series != paths.DEFAULT_SERIES else "")
     for need in (image, kdir / "modules.cpio.gz", kdir / "release"):
         if not need.is_file():
+            what = "kernel" if need == image else f"kernel {need.name}"
             raise MissingArtifactError(
-                f"missing {need.name} of the {series} {arch}{'-' + variant if variant else ''} "
-                f"kernel in {kdir} (build it with `{target}`)"
+                f"missing {what} {need} for {platform.name}, series {series} "
+                f"(build it with `{target}`)"
             )
     config_file = kdir / ".config"
     config = parse_config(config_file.read_text()) if config_file.is_file() else None
@@ -209,7 +210,9 @@ def tree_kernel(tree: Path, platform: Platform, *, build_modules: bool = True) -
     if not symvers.is_file():
         error = f"{tree} has no Module.symvers (run `make modules` in it)"
     elif build_modules:
-        key = f"{release}-{hashlib.sha256((config_sha + _sha256(symvers)).encode()).hexdigest()[:12]}"
+        key = (
+            f"{release}-{hashlib.sha256((config_sha + _sha256(symvers)).encode()).hexdigest()[:12]}"
+        )
         out = paths.tree_modules_dir(key)
         error = _build_tree_modules(tree, platform.kernel_arch, out)
         if error is None:

@@ -365,9 +365,7 @@ def run_scenario(
     )
 
 
-def missing_needs(
-    sc: Scenario, kernel: GuestKernel, config: Mapping[str, str] | None
-) -> list[str]:
+def missing_needs(sc: Scenario, kernel: GuestKernel, config: Mapping[str, str] | None) -> list[str]:
     """What `kernel` lacks of what `sc` needs, one line each (empty: it may run). Options
     and patches are judged when the config is known; modules always (ours are built per
     kernel, so the kernel's list is exact)."""
@@ -389,10 +387,12 @@ def _needs_in_guest(ctx: ScenarioContext, kernel: GuestKernel) -> judge.Verdict 
     config there is for an image whose embedded config could not be read): NOT RUN
     (verdict skip, failure "not_run") naming what is missing, else None."""
     res = ctx.sh("zcat /proc/config.gz")
-    if res.exit_code != 0:
-        ctx.guest.result.extra["kernel_config"] = "no /proc/config.gz: needs checked before boot only"
+    config = parse_config(res.stdout.decode(errors="replace")) if res.exit_code == 0 else {}
+    if not config:  # no IKCONFIG_PROC (a real config is never empty)
+        ctx.guest.result.extra["kernel_config"] = (
+            "no /proc/config.gz: needs checked before boot only"
+        )
         return None
-    config = parse_config(res.stdout.decode(errors="replace"))
     ctx.guest.result.extra["kernel_config"] = "checked in the guest (/proc/config.gz)"
     lacking = missing_needs(ctx.scenario, kernel, config)
     if not lacking:

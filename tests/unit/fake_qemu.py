@@ -252,6 +252,14 @@ def serve_ssh(port: int, console: Console, authorized: str, state: dict[str, str
         elif command == "__shell__":
             shell(channel)
             return
+        elif command == "zcat /proc/config.gz":
+            # The guest kernel's config: FAKE_QEMU_KCONFIG names a .config file, else the
+            # kernel has no /proc/config.gz (never the host's own).
+            kconfig = os.environ.get("FAKE_QEMU_KCONFIG")
+            if kconfig:
+                with open(kconfig, "rb") as f:
+                    channel.sendall(f.read())
+            channel.send_exit_status(0 if kconfig else 1)
         elif command == "dmesg":
             with console.lock:
                 channel.sendall(("\n".join(console.log) + "\n").encode())

@@ -43,12 +43,20 @@ def write_fake_qemu(path: Path) -> Path:
     return path
 
 
-@dataclass
 _KERNEL_MAKERS = {
     "x86_64": sk.x86_64_vmlinux,
     "arm64": sk.arm64_image,
     "ppc64le": sk.ppc64le_vmlinux,
 }
+
+
+def fragment_config(arch: str, variant: str | None, series: str) -> str:
+    """A .config with what build.sh's fragments ask for (so every need is met)."""
+    configs = HARNESS.parent / "guest-kernel" / "configs"
+    names = ["base.config", f"{arch}.config", f"series-{series}.config"]
+    names += [f"{arch}-{variant}.config"] if variant else []
+    parts = [(configs / n).read_text() for n in names if (configs / n).is_file()]
+    return "".join(parts)
 
 
 def write_bench_kernel(
@@ -62,12 +70,13 @@ def write_bench_kernel(
     image = sk.write(paths.kernel(arch, variant, series), _KERNEL_MAKERS[arch]())
     kdir = image.parent
     (kdir / "release").write_text((release or f"{series}.1-faultlab") + "\n")
-    (kdir / ".config").write_text("CONFIG_MODULES=y\n")
+    (kdir / ".config").write_text(fragment_config(arch, variant, series))
     (kdir / "modules").mkdir(exist_ok=True)
     sk.write(kdir / "modules.cpio.gz", b"\x1f\x8b fake modules overlay")
     return image
 
 
+@dataclass
 class FakeCache:
     root: Path
     results: Path

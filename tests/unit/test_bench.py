@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from fakes import FakeCache
-from faultlab import bench, bench_rates
+from faultlab import bench, bench_rates, paths
 from faultlab.errors import MissingArtifactError
 from faultlab.result import RunResult
 from faultlab.scenario import Scenario, ScenarioOutcome
@@ -101,9 +101,9 @@ def test_bench_ratio_when_vng_works(
 def test_bench_without_vng_or_artifacts(cache: FakeCache, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bench, "find_vng", lambda: None)
     assert bench.bench_vng(1) == {"unavailable": "vng (virtme-ng) is not installed"}
-    (cache.root / "kernels" / "arm64" / "Image").unlink()
+    paths.kernel("arm64").unlink()
     report, _ = bench.run_bench(["aarch64"], 1)
-    assert "make kernels" in report["platforms"]["aarch64"]["unavailable"]
+    assert "make kernel-arm64" in report["platforms"]["aarch64"]["unavailable"]
     assert "unavailable" in bench.format_table(report)
 
 

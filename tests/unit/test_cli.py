@@ -51,7 +51,12 @@ def test_unknown_platform(cache: FakeCache, capsys: pytest.CaptureFixture[str]) 
 @pytest.mark.parametrize(
     ("populate", "platform", "what", "target"),
     [
-        ({"kernels": False, "images": False, "qemu": False}, "x86_64", "kernel", "make kernels"),
+        (
+            {"kernels": False, "images": False, "qemu": False},
+            "x86_64",
+            "kernel",
+            "make kernel-x86_64",
+        ),
         ({"images": False, "qemu": False}, "aarch64", "initramfs", "make images"),
         ({"qemu": False}, "ppc64-powernv", "QEMU binary", "make qemu"),
     ],

@@ -97,8 +97,14 @@ def int_field(obj: Any, key: str, where: str = "output") -> int:
     return field(obj, key, int, where)
 
 
+def int_fields(obj: Any, where: str, *keys: str) -> tuple[int, ...]:
+    """Several integer fields of one object, in the order of `keys`."""
+    return tuple(int_field(obj, key, where) for key in keys)
+
+
 def number_field(obj: Any, key: str, where: str = "output") -> float:
-    return float(field(obj, key, float, where))
+    """An integer or a float, returned as it is (3 stays 3)."""
+    return field(obj, key, float, where)
 
 
 def str_field(obj: Any, key: str, where: str = "output") -> str:

@@ -19,6 +19,7 @@ import json
 import time
 from typing import Any
 
+from faultlab.access import dict_field, int_field
 from faultlab.scenario import ScenarioContext, StepFailed, scenario
 
 PROGRAM = "/opt/faultlab/bin/faultlab-vas-credits"
@@ -49,8 +50,8 @@ def credits(ctx: ScenarioContext, caps: str) -> tuple[int, int]:
     return ctx.read_int(f"{caps}/nr_total_credits"), ctx.read_int(f"{caps}/nr_used_credits")
 
 
-def out_lines(ctx: ScenarioContext) -> list[dict[str, Any]]:
-    lines = [ln for ln in ctx.read(OUT).splitlines() if ln.strip()]
+def out_lines(ctx: ScenarioContext, path: str = OUT) -> list[dict[str, Any]]:
+    lines = [ln for ln in ctx.read(path).splitlines() if ln.strip()]
     try:
         return [json.loads(ln) for ln in lines]
     except json.JSONDecodeError as exc:
@@ -98,7 +99,13 @@ def wait_sysfs(ctx: ScenarioContext, path: str, value: int, timeout: float = 180
 
 def core_paths(ctx: ScenarioContext) -> dict[int, str | None]:
     cores = ctx.qmp("query-hotpluggable-cpus")
-    return {int(c["props"]["core-id"]): c.get("qom-path") for c in cores}
+    if not isinstance(cores, list):
+        raise StepFailed(f"query-hotpluggable-cpus returned {cores!r:.120}")
+    where = "query-hotpluggable-cpus"
+    return {
+        int_field(dict_field(c, "props", where), "core-id", f"{where} props"): c.get("qom-path")
+        for c in cores
+    }
 
 
 def wait_core(ctx: ScenarioContext, core: int, present: bool, timeout: float = 180.0) -> bool:
@@ -275,7 +282,10 @@ def qos_credits(ctx: ScenarioContext) -> None:
         f"cat {OUT}.2; echo quit > {FIFO}.2",
         timeout=120,
     )
-    extra = json.loads(ctx.read(f"{OUT}.2").splitlines()[0])
+    extra_lines = out_lines(ctx, f"{OUT}.2")
+    if not extra_lines:
+        raise StepFailed(f"faultlab-vas-credits printed nothing into {OUT}.2")
+    extra = extra_lines[0]
     ctx.expect_eq(
         "one more QoS window: the kernel tries, the hypervisor refuses (opened, errno)",
         (extra.get("opened"), extra.get("errno")),

@@ -17,14 +17,14 @@ one.
 
 from __future__ import annotations
 
-import json
 import time
 import zlib
 from typing import Any
 
 from faultlab import access
 from faultlab.access import dicts, int_field, int_fields, list_field, number_field
-from faultlab.scenario import ScenarioContext, StepFailed, scenario
+from faultlab.polling import poll
+from faultlab.scenario import ScenarioContext, StepFailed, parse_json_object, scenario
 from faultlab.scenarios.pseries import (
     GUNZ,
     GZFHT,
@@ -165,6 +165,8 @@ MANY_PROCS = 6
 MANY_REQS = 32
 MANY_WINDOWS = 1000
 INJECTED = 4
+# poll_window_credits()'s warning (arch/powerpc/platforms/powernv/vas-window.c)
+STUCK_WARNING = "stuck. Waiting for credits returned for Window"
 
 
 def stress_json(ctx: ScenarioContext, args: str, timeout: float = 600) -> dict[str, Any]:
@@ -319,14 +321,20 @@ def stuck_close(ctx: ScenarioContext, kind: str, knob: str, log: str) -> None:
     ctx.qom_set(VAS, knob, 1)
     ctx.must("dmesg -c > /dev/null")
     ctx.must(f"setsid {NX_STRESS} stuck {kind} 3 > {log} 2>&1 < /dev/null &")
-    first: dict[str, Any] = {}
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        lines = ctx.sh(f"cat {log}").stdout.decode(errors="replace").splitlines()
-        if lines and lines[0].endswith("}"):
-            first = json.loads(lines[0])
-            break
-        time.sleep(1)
+
+    def log_lines() -> list[str]:
+        return ctx.sh(f"cat {log}").stdout.decode(errors="replace").splitlines()
+
+    def first_done(lines: list[str]) -> bool:
+        return bool(lines) and lines[0].endswith("}")
+
+    def second_done(lines: list[str]) -> bool:
+        return len(lines) > 1 and lines[1].endswith("}")
+
+    lines = poll(
+        log_lines, first_done, timeout=120, interval=1, what=f"stuck {kind}: its first line"
+    )
+    first = parse_json_object(f"{NX_STRESS} stuck {kind}", lines[0])
     if not first or "error" in first:
         raise StepFailed(f"stuck {kind}: {first or 'no output'}")
     ctx.expect_eq(f"{knob}: knob consumed", qom_int(ctx, knob), 0)
@@ -348,14 +356,13 @@ def stuck_close(ctx: ScenarioContext, kind: str, knob: str, log: str) -> None:
             1,
         )
     ctx.expect_eq("one send credit withheld by the model", qom_int(ctx, "credits-withheld"), 1)
+
     # poll_window_credits() warns every 1000 polls of 10 ms: about 10 s.
-    warn = ""
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not warn:
-        for line in ctx.dmesg().splitlines():
-            if "stuck. Waiting for credits returned for Window" in line:
-                warn = line
-        time.sleep(2)
+    def stuck_warning() -> str:
+        lines = ctx.dmesg().splitlines()
+        return next((ln for ln in reversed(lines) if STUCK_WARNING in ln), "")
+
+    warn = poll(stuck_warning, timeout=240, interval=2, what="the 'stuck' warning", fail=False)
     ctx.expect_in(
         f"{kind}: vas_win_close() waits for the credit (poll_window_credits warning)",
         "stuck. Waiting for credits returned for Window(",
@@ -371,18 +378,14 @@ def stuck_close(ctx: ScenarioContext, kind: str, knob: str, log: str) -> None:
     ctx.expect_in(f"{kind}: the warning shows 1023 of 1024 credits", "creds 1023", warn, "dmesg")
     ctx.expect_eq(
         f"{kind}: close() has not returned while the credit is out",
-        len(ctx.sh(f"cat {log}").stdout.decode().splitlines()),
+        len(log_lines()),
         1,
     )
     ctx.qom_set(VAS, "x-return-withheld-credits", True)
-    done: dict[str, Any] = {}
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        lines = ctx.sh(f"cat {log}").stdout.decode(errors="replace").splitlines()
-        if len(lines) > 1 and lines[1].endswith("}"):
-            done = json.loads(lines[1])
-            break
-        time.sleep(1)
+    lines = poll(
+        log_lines, second_done, timeout=60, interval=1, what="close() to return", fail=False
+    )
+    done = parse_json_object(f"{NX_STRESS} stuck {kind}", lines[1]) if second_done(lines) else {}
     ctx.check(
         f"{kind}: close() returned once the credit came back", bool(done), done, "close_seconds"
     )

@@ -20,12 +20,12 @@ kernel: read() into it) and checks every byte afterwards.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from faultlab.access import int_field, qom_int, qom_ints
-from faultlab.scenario import ScenarioContext, StepFailed, parse_json_object, scenario
+from faultlab.polling import poll
+from faultlab.scenario import ScenarioContext, parse_json_object, scenario
 from faultlab.scenarios.pseries import HCALL_MODULE, check_hcall_module
 
 APF_ID = "apf0"
@@ -62,12 +62,25 @@ HOSTILE_EXPECTED = {
 }
 
 
-def _wait(what: str, cond: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise StepFailed(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
+POLL_S = 0.05  # how often a wait asks QEMU or the guest again
+DSI_TIMEOUT_S = 20.0
+SLEEP_TIMEOUT_S = 10.0
+
+
+def _wait_dsi(ctx: ScenarioContext) -> None:
+    """Until QEMU has delivered an expropriation DSI."""
+    poll(
+        lambda: qom_int(ctx, APF, "apf-faults-delivered"),
+        lambda n: n > 0,
+        timeout=DSI_TIMEOUT_S,
+        interval=POLL_S,
+        what="the expropriation DSI",
+    )
+
+
+def _wait_asleep(prog: Program, what: str = "the task to sleep") -> None:
+    """Until the program's task is in state D."""
+    poll(prog.state, lambda s: s == "D", timeout=SLEEP_TIMEOUT_S, interval=POLL_S, what=what)
 
 
 def _qom_counters(ctx: ScenarioContext) -> dict[str, int]:
@@ -114,13 +127,12 @@ class Program:
         ]
 
     def wait_stage(self, stage: str, timeout: float = 30.0) -> dict[str, Any]:
-        found: list[dict[str, Any]] = []
-
-        def seen() -> bool:
-            found[:] = [o for o in self.lines() if o.get("stage") == stage]
-            return bool(found)
-
-        _wait(f"faultlab-apf stage {stage!r}", seen, timeout)
+        found = poll(
+            lambda: [o for o in self.lines() if o.get("stage") == stage],
+            timeout=timeout,
+            interval=POLL_S,
+            what=f"faultlab-apf stage {stage!r}",
+        )
         return found[-1]
 
     @property
@@ -186,8 +198,8 @@ def apf_user(ctx: ScenarioContext) -> None:
     q0, g0 = _qom_counters(ctx), _guest_stats(ctx)
     corr = _expropriate(ctx, prog)
     prog.touch()
-    _wait("the expropriation DSI", lambda: qom_int(ctx, APF, "apf-faults-delivered") > 0)
-    _wait("the task to sleep", lambda: prog.state() == "D", timeout=10)
+    _wait_dsi(ctx)
+    _wait_asleep(prog)
     ctx.expect_eq("task state while the page is away", prog.state(), "D")
     time.sleep(1.0)
     ctx.expect_eq("task state 1 s later", prog.state(), "D")
@@ -278,7 +290,7 @@ def apf_kernel(ctx: ScenarioContext) -> None:
     # The program read()s into the page every 10 ms: the next read after this takes the DSI
     # in the kernel, and the guest's only vCPU waits there: QMP only until the subvention.
     corr = _expropriate(ctx, prog)
-    _wait("the expropriation DSI", lambda: qom_int(ctx, APF, "apf-faults-delivered") > 0)
+    _wait_dsi(ctx)
     time.sleep(1.0)
     ctx.expect_eq(
         "QEMU: one DSI while the kernel waits (it polls the SNS, not the page)",
@@ -378,8 +390,8 @@ def apf_overflow(ctx: ScenarioContext) -> None:
     q0, g0 = _qom_counters(ctx), _guest_stats(ctx)
     corr = _expropriate(ctx, prog)
     prog.touch()
-    _wait("the expropriation DSI", lambda: qom_int(ctx, APF, "apf-faults-delivered") > 0)
-    _wait("the task to sleep", lambda: prog.state() == "D", timeout=10)
+    _wait_dsi(ctx)
+    _wait_asleep(prog)
     time.sleep(1.0)
     ctx.expect_eq("task state 1 s later", prog.state(), "D")
     ctx.expect_eq("guest: tasks sleeping now", _guest_stats(ctx).get("sleeping"), 1)
@@ -423,7 +435,7 @@ def apf_overflow(ctx: ScenarioContext) -> None:
     q1, g1 = _qom_counters(ctx), _guest_stats(ctx)
     corr = _expropriate(ctx, prog)
     prog.touch()
-    _wait("the task to sleep again", lambda: prog.state() == "D", timeout=10)
+    _wait_asleep(prog, "the task to sleep again")
     time.sleep(1.0)
     ctx.qom_set(APF, "subvene", corr)
     _check_done(ctx, prog.wait_stage("done"), waited=True)

@@ -16,10 +16,10 @@ request (commands through a FIFO), falling back to software CRC32 where a paste 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from faultlab.access import dict_field, int_field
+from faultlab.polling import poll
 from faultlab.scenario import ScenarioContext, StepFailed, scenario
 
 PROGRAM = "/opt/faultlab/bin/faultlab-vas-credits"
@@ -59,16 +59,16 @@ def out_lines(ctx: ScenarioContext, path: str = OUT) -> list[dict[str, Any]]:
 
 
 def wait_lines(ctx: ScenarioContext, count: int, timeout: float = 120.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = out_lines(ctx)
-        if len(lines) >= count:
-            if "error" in lines[-1]:
-                raise StepFailed(f"faultlab-vas-credits: {lines[-1]['error']}")
-            return lines
-        if time.monotonic() > deadline:
-            raise StepFailed(f"faultlab-vas-credits gave {len(lines)} lines, not {count}")
-        time.sleep(0.5)
+    lines = poll(
+        lambda: out_lines(ctx),
+        lambda got: len(got) >= count,
+        timeout=timeout,
+        interval=0.5,
+        what=f"{count} lines from faultlab-vas-credits in {OUT}",
+    )
+    if "error" in lines[-1]:
+        raise StepFailed(f"faultlab-vas-credits: {lines[-1]['error']}")
+    return lines
 
 
 def paste_round(ctx: ScenarioContext, count: int) -> list[dict[str, Any]]:
@@ -89,12 +89,15 @@ def paths(windows: list[dict[str, Any]]) -> list[str]:
 
 
 def wait_sysfs(ctx: ScenarioContext, path: str, value: int, timeout: float = 180.0) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = ctx.read_int(path)
-        if got == value or time.monotonic() > deadline:
-            return got
-        time.sleep(1.0)
+    """`path`'s value once it is `value`, or the last one read after `timeout` seconds."""
+    return poll(
+        lambda: ctx.read_int(path),
+        lambda got: got == value,
+        timeout=timeout,
+        interval=1.0,
+        what=f"{path} = {value}",
+        fail=False,
+    )
 
 
 def core_paths(ctx: ScenarioContext) -> dict[int, str | None]:
@@ -108,13 +111,17 @@ def core_paths(ctx: ScenarioContext) -> dict[int, str | None]:
     }
 
 
-def wait_core(ctx: ScenarioContext, core: int, present: bool, timeout: float = 180.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (core_paths(ctx).get(core) is not None) == present:
-            return True
-        time.sleep(1.0)
-    return False
+def wait_core(ctx: ScenarioContext, core: int, present: bool, timeout: float = 180.0) -> str | None:
+    """The core's QOM path (None: not plugged) once it is `present`, or as it is after
+    `timeout` seconds."""
+    return poll(
+        lambda: core_paths(ctx).get(core),
+        lambda path: (path is not None) == present,
+        timeout=timeout,
+        interval=1.0,
+        what=f"core {core} {'plugged' if present else 'unplugged'}",
+        fail=False,
+    )
 
 
 def online_cpus(ctx: ScenarioContext) -> str:
@@ -157,7 +164,9 @@ def dlpar_credits(ctx: ScenarioContext) -> None:
     if removed is None:
         raise StepFailed("core 1 is not present at boot")
     ctx.qmp("device_del", id=removed)
-    ctx.check("core 1 released by the guest", wait_core(ctx, 1, False), "unplugged", "unplugged")
+    ctx.check(
+        "core 1 released by the guest", wait_core(ctx, 1, False) is None, "unplugged", "unplugged"
+    )
     remaining = target - CREDITS_PER_CORE
     total = wait_sysfs(ctx, f"{DEFAULT}/nr_total_credits", remaining)
     ctx.expect_eq("CPUs online after removal", online_cpus(ctx), "0")
@@ -180,16 +189,21 @@ def dlpar_credits(ctx: ScenarioContext) -> None:
 
     # DLPAR core add: the same windows reopen.
     ctx.qmp("device_add", driver=CORE_TYPE, id="core1", **{"core-id": 1})
-    ctx.check("core 1 plugged", wait_core(ctx, 1, True), "plugged", "plugged")
+    ctx.check("core 1 plugged", wait_core(ctx, 1, True) is not None, "plugged", "plugged")
     total = wait_sysfs(ctx, f"{DEFAULT}/nr_total_credits", target)
     ctx.expect_eq(
         "after add: (total, used)",
         (total, ctx.read_int(f"{DEFAULT}/nr_used_credits")),
         (target, target),
     )
-    deadline = time.monotonic() + 60
-    while online_cpus(ctx) != f"0-{CORES - 1}" and time.monotonic() < deadline:
-        time.sleep(1.0)
+    poll(
+        lambda: online_cpus(ctx),
+        lambda cpus: cpus == f"0-{CORES - 1}",
+        timeout=60,
+        interval=1.0,
+        what="CPUs online",
+        fail=False,
+    )
     ctx.expect_eq("CPUs online after add", online_cpus(ctx), f"0-{CORES - 1}")
     r3 = paste_round(ctx, 4)
     ctx.expect_eq("after add: every window pastes to NX again", paths(r3), ["nx"] * target)

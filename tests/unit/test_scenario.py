@@ -282,3 +282,12 @@ def test_cli_turns_any_other_exception_into_exit_4(
     assert code == 4
     assert err.startswith("faultlab: internal error: AttributeError: 'NoneType' object has no")
     assert "test_scenario.py:" in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_firmware_qemu_cannot_find_is_an_error_outcome_not_a_skip(
+    cache: FakeCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_QEMU_SCENARIO", "nobios")
+    verdict, reason, data = run(cache, make("t/nobios", lambda ctx: ctx.expect_eq("x", 1, 1)))
+    assert verdict == "error" and data["failure"] == "harness"
+    assert "QEMU cannot find firmware 'bios-256k.bin'" in reason and "make qemu" in reason

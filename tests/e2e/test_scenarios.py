@@ -1,8 +1,10 @@
 """Every registered fault scenario as a pytest test, in a real guest.
 
 A scenario that passes passes; one that cannot run here (missing build product, or the
-scenario's own stated reason) is SKIPPED with that reason; anything else fails with the
-checks it made. Result directories go to $FAULTLAB_RESULTS (default ./results)/e2e.
+scenario's own stated reason) is SKIPPED with that reason, and in CI mode that skip fails unless
+tests/skip-allowlist.txt lists it (tests/skip_allowlist.py); anything else fails with the
+checks it made: a fail or an error verdict, including a firmware QEMU cannot find once started.
+Result directories go to $FAULTLAB_RESULTS (default ./results)/e2e.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def test_scenario(name: str) -> None:
         pytest.skip("; ".join(missing))
     try:
         outcome = run_scenario(sc, results=results_parent() / "e2e")
-    except MissingArtifactError as e:  # e.g. the kernel variant the scenario asks for
+    except MissingArtifactError as e:  # before booting: e.g. the kernel variant it asks for
         pytest.skip(str(e))
     result = outcome.result
     report = format_outcome(outcome, result.accel if result else None)

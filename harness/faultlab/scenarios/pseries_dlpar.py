@@ -124,6 +124,20 @@ def wait_core(ctx: ScenarioContext, core: int, present: bool, timeout: float = 1
     )
 
 
+def core_state(qom_path: str | None) -> str:
+    """What query-hotpluggable-cpus says of a core: unplugged, or plugged at its QOM path."""
+    return "unplugged" if qom_path is None else f"plugged ({qom_path})"
+
+
+def expect_core(
+    ctx: ScenarioContext, name: str, core: int, present: bool, timeout: float = 180.0
+) -> None:
+    """Check `core` becomes plugged (or unplugged), recording the state QEMU reports."""
+    path = wait_core(ctx, core, present, timeout)
+    want = "plugged" if present else "unplugged"
+    ctx.check(name, (path is not None) == present, core_state(path), want)
+
+
 def online_cpus(ctx: ScenarioContext) -> str:
     return ctx.read("/sys/devices/system/cpu/online").strip()
 
@@ -164,9 +178,7 @@ def dlpar_credits(ctx: ScenarioContext) -> None:
     if removed is None:
         raise StepFailed("core 1 is not present at boot")
     ctx.qmp("device_del", id=removed)
-    ctx.check(
-        "core 1 released by the guest", wait_core(ctx, 1, False) is None, "unplugged", "unplugged"
-    )
+    expect_core(ctx, "core 1 released by the guest", 1, present=False)
     remaining = target - CREDITS_PER_CORE
     total = wait_sysfs(ctx, f"{DEFAULT}/nr_total_credits", remaining)
     ctx.expect_eq("CPUs online after removal", online_cpus(ctx), "0")
@@ -189,7 +201,7 @@ def dlpar_credits(ctx: ScenarioContext) -> None:
 
     # DLPAR core add: the same windows reopen.
     ctx.qmp("device_add", driver=CORE_TYPE, id="core1", **{"core-id": 1})
-    ctx.check("core 1 plugged", wait_core(ctx, 1, True) is not None, "plugged", "plugged")
+    expect_core(ctx, "core 1 plugged", 1, present=True)
     total = wait_sysfs(ctx, f"{DEFAULT}/nr_total_credits", target)
     ctx.expect_eq(
         "after add: (total, used)",
@@ -215,12 +227,24 @@ def dlpar_credits(ctx: ScenarioContext) -> None:
 
 
 QOS_CREDITS = 4
+BAD_TOTALS = ("70000", "abc")  # not a u16
 QOS_ARGS = ("-device", f"spapr-vas,id={VAS_ID},qos-credits={QOS_CREDITS}")
 
 
 def set_qos_total(ctx: ScenarioContext, value: str) -> int:
     """Write update_total_credits; the shell's exit status (non-zero: the write failed)."""
     return ctx.sh(f"echo {value} > {QOS}/update_total_credits").exit_code
+
+
+def expect_bad_totals_refused(ctx: ScenarioContext) -> None:
+    """Write each bad total, whatever the one before did; the check shows every exit status."""
+    statuses = {value: set_qos_total(ctx, value) for value in BAD_TOTALS}
+    ctx.check(
+        "update_total_credits refuses a value that is not a u16",
+        all(status != 0 for status in statuses.values()),
+        {f"echo {value}": f"exit {status}" for value, status in statuses.items()},
+        "a non-zero exit status for each (the write refused)",
+    )
 
 
 @scenario(
@@ -265,12 +289,7 @@ def qos_credits(ctx: ScenarioContext) -> None:
         "default credits untouched by the QoS change", credits(ctx, DEFAULT), default_before
     )
 
-    ctx.check(
-        "update_total_credits refuses a value that is not a u16",
-        set_qos_total(ctx, "70000") != 0 and set_qos_total(ctx, "abc") != 0,
-        "refused",
-        "refused",
-    )
+    expect_bad_totals_refused(ctx)
     ctx.expect_eq(
         "QoS total unchanged by the refused writes", credits(ctx, QOS), (lower, QOS_CREDITS)
     )

@@ -207,6 +207,7 @@ def readonly_abort(ctx: ScenarioContext) -> None:
 
 
 FILE_PAGES = 64
+FAULT_AROUND_BYTES = "/sys/kernel/debug/fault_around_bytes"
 
 
 @smmu_scenario(
@@ -217,19 +218,19 @@ FILE_PAGES = 64
 def file_backed(ctx: ScenarioContext) -> None:
     start = setup(ctx)
     n = FILE_PAGES
+    # The expectation comes from what the harness knows, not from the program's report: the
+    # length it told the program to copy, the kernel's fault-around window read here, and the
+    # address the source file was mapped at. The observations it is compared with are the
+    # device's stall count, the driver's and the SMMU's counters and the bytes copied.
+    fab = ctx.read_int(FAULT_AROUND_BYTES)
+    if fab < sr.PAGE or fab & (fab - 1):
+        raise StepFailed(f"{FAULT_AROUND_BYTES} is {fab}, not a power of two >= {sr.PAGE}")
     data = program(ctx, f"file {n}")
     run = decoded("file", sr.Run.decode, dict_field(data, "run"))
-    fab = int_field(data, "fault_around_bytes")
-    if fab < 0:
-        raise StepFailed("the program could not read /sys/kernel/debug/fault_around_bytes")
-    windows = int_field(data, "fault_windows")
-    ctx.expect_eq(
-        "file: fault-around windows the source spans (program vs harness)",
-        windows,
-        sr.fault_windows(int_field(data, "src_addr"), n * sr.PAGE, fab),
-    )
+    windows = sr.fault_windows(int_field(data, "src_addr"), n * sr.PAGE, fab)
     copy_case(ctx, "file", data, n * sr.PAGE, windows)
     ctx.measure("file_fault_around_bytes", fab)
+    ctx.measure("file_fault_windows", windows)
     ctx.measure("file_read_faults", run.stalls)
     expect_qom(ctx, "file", start, stalls=windows, retry=windows, abort=0, device_faults=0)
 

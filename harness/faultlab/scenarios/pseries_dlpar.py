@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from faultlab.access import dict_field, int_field
+from faultlab.access import dict_field, dicts, int_field
 from faultlab.polling import poll
 from faultlab.scenario import ScenarioContext, StepFailed, scenario
 
@@ -78,6 +78,7 @@ def paste_round(ctx: ScenarioContext, count: int) -> list[dict[str, Any]]:
     windows = line.get("windows")
     if not isinstance(windows, list):
         raise StepFailed(f"faultlab-vas-credits round without windows: {line!r}")
+    windows = dicts(windows, "faultlab-vas-credits windows")
     for w in windows:
         if w.get("crc") != line.get("source_crc"):
             raise StepFailed(f"window {w.get('window')}: CRC {w.get('crc')} != source")
@@ -231,8 +232,9 @@ BAD_TOTALS = ("70000", "abc")  # not a u16
 QOS_ARGS = ("-device", f"spapr-vas,id={VAS_ID},qos-credits={QOS_CREDITS}")
 
 
-def set_qos_total(ctx: ScenarioContext, value: str) -> int:
-    """Write update_total_credits; the shell's exit status (non-zero: the write failed)."""
+def set_qos_total(ctx: ScenarioContext, value: str) -> int | None:
+    """Write update_total_credits; the shell's exit status (non-zero or None: the write
+    failed)."""
     return ctx.sh(f"echo {value} > {QOS}/update_total_credits").exit_code
 
 

@@ -1,4 +1,5 @@
-"""Shared pytest setup: markers, and the harness importable without installing it."""
+"""Shared pytest setup: markers, the harness importable without installing it, and no skip
+passing CI unless allowlisted (skip_allowlist.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ TESTS = Path(__file__).resolve().parent
 HARNESS = TESTS.parent / "harness"
 if str(HARNESS) not in sys.path:
     sys.path.insert(0, str(HARNESS))
+
+# pytester for the plugin's own tests; skip_allowlist (tests/skip_allowlist.py): in CI mode a
+# skip that tests/skip-allowlist.txt does not list fails.
+pytest_plugins = ("pytester", "skip_allowlist")
 
 _DIR_MARKERS = {"unit": "unit", "e2e": "e2e", "qtest": "qtest"}
 

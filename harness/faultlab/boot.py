@@ -34,16 +34,15 @@ from typing import Any, NoReturn
 from faultlab import judge, paths
 from faultlab.accel import AccelChoice, choose_accel, kvm_failure_in
 from faultlab.artifacts import BootArtifacts, resolve_artifacts
-from faultlab.guest_kernel import GuestKernel, resolve_guest_kernel
 from faultlab.console import READY_LINE, Console, ConsoleEOF, stderr_echo
 from faultlab.errors import (
     FaultlabError,
     GuestFailure,
     HarnessError,
-    MissingArtifactError,
     PortInUseError,
     Terminated,
 )
+from faultlab.guest_kernel import GuestKernel, resolve_guest_kernel
 from faultlab.machine_args import RunPaths, build_argv
 from faultlab.platforms import Platform
 from faultlab.qemu_process import QemuProcess, check_port_available, pick_free_port
@@ -367,10 +366,12 @@ class BootSession:
         last = next((ln for ln in reversed(output.splitlines()) if ln.strip()), "no output")
         missing = _MISSING_FIRMWARE.search(output)
         if missing:
+            # Every file the platform needs was there (resolve_artifacts): a ROM that QEMU
+            # itself cannot find means a broken QEMU build, a harness error, never a skip.
             searched = " ".join(str(d) for d in self.artifacts.data_dirs) if self.artifacts else ""
-            raise MissingArtifactError(
+            raise HarnessError(
                 f"QEMU cannot find firmware {missing.group(1)!r} (searched -L {searched or '-'} "
-                f"and QEMU's defaults; build it with `make qemu`)"
+                f"and QEMU's defaults): the QEMU build is incomplete, rebuild it with `make qemu`"
             )
         if kvm_fallback:
             raise _KvmFailed(f"QEMU exited at start: {last.strip()}")

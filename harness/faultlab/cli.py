@@ -410,6 +410,14 @@ def cmd_run(args: argparse.Namespace, tail: list[str] | None) -> int:
             print(f"{sc.name}: NOT RUN: {exc}")
             codes.append(exc.exit_code)
             continue
+        except Exception as exc:  # a harness bug: say so, go on with the next scenario
+            print(
+                f"{sc.name}: ERROR: internal error: {type(exc).__name__}: {exc} "
+                f"(at {errors.crash_site(exc)})",
+                flush=True,
+            )
+            codes.append(errors.EXIT_HARNESS_ERROR)
+            continue
         result = outcome.result
         print(format_outcome(outcome, result.accel if result else None), flush=True)
         if result is not None and result.excerpt and outcome.verdict in ("fail", "error"):
@@ -518,6 +526,12 @@ def main(argv: list[str] | None = None) -> int:
         print("faultlab: interrupted", file=sys.stderr)
         return errors.EXIT_INTERRUPTED
     except BrokenPipeError:
+        return errors.EXIT_HARNESS_ERROR
+    except Exception as exc:  # a harness bug: a documented code and one line, no traceback
+        print(
+            f"faultlab: internal error: {type(exc).__name__}: {exc} (at {errors.crash_site(exc)})",
+            file=sys.stderr,
+        )
         return errors.EXIT_HARNESS_ERROR
 
 

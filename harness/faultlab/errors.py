@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import traceback
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -70,3 +72,10 @@ class GuestFailure(FaultlabError):
 
 class Terminated(KeyboardInterrupt):
     """Raised in the main thread on SIGTERM/SIGHUP so that context managers unwind."""
+
+
+def crash_site(exc: BaseException, frames: int = 2) -> str:
+    """Where `exc` was raised: its innermost `frames` frames, innermost first
+    ("access.py:88 field < dsa.py:412 cr_fault"), for a one-line report of a harness bug."""
+    tb = traceback.extract_tb(exc.__traceback__)[-frames:]
+    return " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(tb))

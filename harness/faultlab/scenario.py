@@ -7,8 +7,10 @@ observed and what was expected. The verdict is
 * pass  - every check held (and there was at least one: a scenario that checks nothing
           cannot fail, so it is an error, not a pass);
 * fail  - a check did not hold, a step of the scenario failed (a guest program that must
-          succeed exited non-zero or printed no JSON), or the guest failed (panic, oops,
-          WARNING, hang, lost SSH: the boot session's own judgement, which beats a pass);
+          succeed exited non-zero or printed no JSON), the body raised (its outcome could
+          not be established: the check "scenario body raised", with the traceback in
+          result.json's extra.traceback), or the guest failed (panic, oops, WARNING, hang,
+          lost SSH: the boot session's own judgement, which beats a pass);
 * skip  - the scenario cannot run here, with the reason (never counted as a pass);
 * error - the harness broke.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -27,7 +30,13 @@ from typing import Any
 
 from faultlab import judge, paths
 from faultlab.boot import BootOptions, BootSession, Guest
-from faultlab.errors import FaultlabError, GuestFailure, NotRunError, UsageError
+from faultlab.errors import (
+    FaultlabError,
+    GuestFailure,
+    NotRunError,
+    UsageError,
+    crash_site,
+)
 from faultlab.guest_kernel import GuestKernel, resolve_guest_kernel
 from faultlab.kernel_info import parse_config
 from faultlab.needs import NO_NEEDS, Needs, missing
@@ -344,12 +353,17 @@ def run_scenario(
         with session as guest:
             ctx = ScenarioContext(guest, sc)
             guest.result.command = f"scenario {sc.name}"
-            verdict = _needs_in_guest(ctx, guest_kernel) or _run_body(ctx)
-            guest.result.extra["checks"] = [c.as_dict() for c in ctx.checks]
-            guest.result.extra["measurements"] = ctx.measurements
+            try:
+                verdict = _needs_in_guest(ctx, guest_kernel) or _run_body(ctx)
+            finally:  # before the session writes result.json, whatever the body did
+                guest.result.extra["checks"] = [c.as_dict() for c in ctx.checks]
+                guest.result.extra["measurements"] = ctx.measurements
             guest.set_outcome(verdict)
     except GuestFailure:
         pass
+    except FaultlabError:
+        if session.result is None:  # rejected before anything was started: bad input
+            raise
     result = session.result
     assert result is not None  # __enter__ raised before creating it otherwise
     if ctx is not None and "checks" not in result.extra:  # the guest failed mid-scenario
@@ -419,7 +433,23 @@ def _run_body(ctx: ScenarioContext) -> judge.Verdict:
         ctx.check("scenario steps completed", False, str(exc), "every step succeeds")
     except (GuestFailure, FaultlabError):
         raise
+    except Exception as exc:  # fail closed: a decoder's KeyError is no pass and no crash
+        ctx.guest.result.extra["traceback"] = traceback.format_exc()
+        ctx.check(BODY_RAISED, False, _raised(exc), "the body runs to its end")
     return _conclude(ctx)
+
+
+BODY_RAISED = "scenario body raised"
+
+
+def _raised(exc: BaseException) -> str:
+    """The exception and where it was raised (the innermost frames), to fit in a check."""
+    where = crash_site(exc)
+    head = f"{type(exc).__name__}: {exc}"
+    room = _MAX_SHOWN - len(where) - len(" at ")
+    if len(head) > room:
+        head = head[: max(room - 3, 20)] + "..."
+    return f"{head} at {where}"
 
 
 def format_outcome(outcome: ScenarioOutcome, accel: str | None) -> str:

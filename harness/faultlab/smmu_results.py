@@ -1,10 +1,11 @@
 """The output of the guest program `faultlab-smmu`, decoded and judged (pure: no VM).
 
 The program (guest-kernel/programs/faultlab-smmu.c, fields documented at its top) prints one
-JSON object per case. `decode_*` turn its parts into typed values and raise `DecodeError`
-naming the missing or mistyped field; the `expect_*` functions turn a decoded result into
-`Expect`s (name, observed, expected, ok) that a scenario records as checks. Every expectation
-compares a value the guest or QEMU reported with the value it must have; none is a constant.
+JSON object per case. `decode_*` turn its parts into typed values (through faultlab.access,
+whose StepFailed names the missing or mistyped field); the `expect_*` functions turn a decoded
+result into `Expect`s (name, observed, expected, ok) that a scenario records as checks. Every
+expectation compares a value the guest or QEMU reported with the value it must have; none is a
+constant.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from faultlab.access import dict_field, dicts, int_field, list_field, str_field
+from faultlab.scenario import StepFailed
 
 PAGE = 4096
 
@@ -46,44 +50,8 @@ SMMU_COUNTERS = (
 DMA_COUNTERS = ("stalls", "faults")
 
 
-class DecodeError(ValueError):
-    """The program's output lacks a field or has one of the wrong type."""
-
-
-def _get(data: Mapping[str, Any], key: str, where: str) -> Any:
-    if not isinstance(data, Mapping):
-        raise DecodeError(f"{where} is not an object: {data!r:.80}")
-    if key not in data:
-        raise DecodeError(f"{where} has no field {key!r}")
-    return data[key]
-
-
-def get_int(data: Mapping[str, Any], key: str, where: str = "output") -> int:
-    value = _get(data, key, where)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise DecodeError(f"{where}.{key} is not an integer: {value!r:.80}")
-    return value
-
-
-def get_str(data: Mapping[str, Any], key: str, where: str = "output") -> str:
-    value = _get(data, key, where)
-    if not isinstance(value, str):
-        raise DecodeError(f"{where}.{key} is not a string: {value!r:.80}")
-    return value
-
-
-def get_bool(data: Mapping[str, Any], key: str, where: str = "output") -> bool:
-    value = _get(data, key, where)
-    if not isinstance(value, bool):
-        raise DecodeError(f"{where}.{key} is not a boolean: {value!r:.80}")
-    return value
-
-
-def get_obj(data: Mapping[str, Any], key: str, where: str = "output") -> Mapping[str, Any]:
-    value = _get(data, key, where)
-    if not isinstance(value, Mapping):
-        raise DecodeError(f"{where}.{key} is not an object: {value!r:.80}")
-    return value
+class DecodeError(StepFailed):
+    """The program reported an error, or its output does not add up (a counter missing)."""
 
 
 def check_no_error(data: Mapping[str, Any]) -> None:
@@ -110,22 +78,20 @@ class Run:
 
     @classmethod
     def decode(cls, data: Mapping[str, Any], where: str = "run") -> Run:
-        flags = _get(data, "flags", where)
-        if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
-            raise DecodeError(f"{where}.flags is not a list of strings: {flags!r:.80}")
+        flags = list_field(data, "flags", where, of=str)
         return cls(
-            rc=get_int(data, "rc", where),
-            errno_name=get_str(data, "errno_name", where),
-            state=get_str(data, "state", where),
-            reason=get_str(data, "reason", where),
-            fault_write=get_int(data, "fault_write", where),
+            rc=int_field(data, "rc", where),
+            errno_name=str_field(data, "errno_name", where),
+            state=str_field(data, "state", where),
+            reason=str_field(data, "reason", where),
+            fault_write=int_field(data, "fault_write", where),
             flags=tuple(flags),
-            bytes_done=get_int(data, "bytes_done", where),
-            fault_addr=get_int(data, "fault_addr", where),
-            stalls=get_int(data, "stalls", where),
-            elapsed_us=get_int(data, "elapsed_us", where),
-            wall_us=get_int(data, "wall_us", where),
-            length=get_int(data, "len", where),
+            bytes_done=int_field(data, "bytes_done", where),
+            fault_addr=int_field(data, "fault_addr", where),
+            stalls=int_field(data, "stalls", where),
+            elapsed_us=int_field(data, "elapsed_us", where),
+            wall_us=int_field(data, "wall_us", where),
+            length=int_field(data, "len", where),
         )
 
 
@@ -140,9 +106,9 @@ class Compare:
     @classmethod
     def decode(cls, data: Mapping[str, Any], where: str = "compare") -> Compare:
         return cls(
-            nbytes=get_int(data, "bytes", where),
-            mismatches=get_int(data, "mismatches", where),
-            first_mismatch=get_int(data, "first_mismatch", where),
+            nbytes=int_field(data, "bytes", where),
+            mismatches=int_field(data, "mismatches", where),
+            first_mismatch=int_field(data, "first_mismatch", where),
         )
 
 
@@ -157,8 +123,8 @@ class Counters:
     def decode(cls, data: Mapping[str, Any], where: str = "counters") -> Counters:
         parts: list[dict[str, int]] = []
         for part in ("before", "after"):
-            obj = get_obj(data, part, where)
-            parts.append({k: get_int(obj, k, f"{where}.{part}") for k in obj})
+            obj = dict_field(data, part, where)
+            parts.append({k: int_field(obj, k, f"{where}.{part}") for k in obj})
         return cls(parts[0], parts[1])
 
     def delta(self, name: str) -> int:
@@ -266,23 +232,21 @@ def expect_smmu(
 
 
 def decode_many(data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    procs = _get(data, "procs", "output")
-    if not isinstance(procs, list):
-        raise DecodeError("output.procs is not a list")
+    procs = dicts(list_field(data, "procs"), "procs")
     out = []
     for i, p in enumerate(procs):
         where = f"procs[{i}]"
         out.append(
             {
-                "pasid": get_int(p, "pasid", where),
-                "channel": get_int(p, "channel", where),
-                "open_error": get_str(p, "open_error", where),
-                "rc": get_int(p, "rc", where),
-                "state": get_str(p, "state", where),
-                "reason": get_str(p, "reason", where),
-                "stalls": get_int(p, "stalls", where),
-                "bytes_done": get_int(p, "bytes_done", where),
-                "mismatches": get_int(p, "mismatches", where),
+                "pasid": int_field(p, "pasid", where),
+                "channel": int_field(p, "channel", where),
+                "open_error": str_field(p, "open_error", where),
+                "rc": int_field(p, "rc", where),
+                "state": str_field(p, "state", where),
+                "reason": str_field(p, "reason", where),
+                "stalls": int_field(p, "stalls", where),
+                "bytes_done": int_field(p, "bytes_done", where),
+                "mismatches": int_field(p, "mismatches", where),
             }
         )
     return out
@@ -292,7 +256,7 @@ def expect_many(data: Mapping[str, Any], processes: int, pages: int) -> list[Exp
     """`processes` processes each copied `pages` untouched pages: one stall per page each,
     every byte right, each process with its own PASID and channel."""
     procs = decode_many(data)
-    total = get_obj(data, "total")
+    total = dict_field(data, "total")
     exps = [eq("processes that reported", len(procs), processes)]
     exps.append(
         eq(
@@ -312,8 +276,9 @@ def expect_many(data: Mapping[str, Any], processes: int, pages: int) -> list[Exp
     exps.append(eq("stalls per process", sorted({p["stalls"] for p in procs}), [pages]))
     exps.append(eq("distinct PASIDs", len({p["pasid"] for p in procs}), processes))
     exps.append(eq("distinct channels", len({p["channel"] for p in procs}), processes))
-    exps.append(eq("total stalls (program)", get_int(total, "stalls", "total"), processes * pages))
-    exps.append(eq("total mismatching bytes", get_int(total, "mismatches", "total"), 0))
+    total_stalls = int_field(total, "stalls", "total")
+    exps.append(eq("total stalls (program)", total_stalls, processes * pages))
+    exps.append(eq("total mismatching bytes", int_field(total, "mismatches", "total"), 0))
     return exps
 
 
@@ -321,16 +286,16 @@ def expect_hold(data: Mapping[str, Any], close_limit_us: int) -> list[Expect]:
     """`hold` with both stall records dropped: the first command times out and is cancelled,
     the second is cancelled by close(), which returns promptly; nothing reached the IOMMU
     core and nothing was answered."""
-    run = Run.decode(get_obj(data, "run"))
-    counters = Counters.decode(get_obj(data, "counters"))
+    run = Run.decode(dict_field(data, "run"))
+    counters = Counters.decode(dict_field(data, "counters"))
     return [
         eq("timed-out ioctl result", (run.rc, run.errno_name), (-1, "ETIMEDOUT")),
         eq("timed-out command flags", list(run.flags), ["TIMED_OUT", "ABORTED"]),
         eq("timed-out command state", (run.state, run.reason), ("FAULT", "CANCELLED")),
         eq("timed-out command bytes done", run.bytes_done, 0),
         eq("timed-out command stalls (device)", run.stalls, 1),
-        eq("second command started", get_int(data, "second_submit_rc"), 0),
-        within("close() with a held stall (us)", get_int(data, "close_us"), 0, close_limit_us),
+        eq("second command started", int_field(data, "second_submit_rc"), 0),
+        within("close() with a held stall (us)", int_field(data, "close_us"), 0, close_limit_us),
         eq(
             "driver commands/faults/aborts",
             [counters.delta(k) for k in ("commands", "faults", "aborts")],

@@ -1,5 +1,6 @@
 """Boot the real guests. Each test SKIPs (naming the missing file and its make target) when
-the build products it needs are not there; it never passes without booting."""
+the build products it needs are not there (in CI mode that skip fails unless
+tests/skip-allowlist.txt lists it); it never passes without booting."""
 
 from __future__ import annotations
 

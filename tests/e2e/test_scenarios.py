@@ -1,9 +1,11 @@
 """Every registered fault scenario as a pytest test, in a real guest.
 
 A scenario that passes passes; one that cannot run here (missing build product, a kernel that
-lacks what it needs, or the scenario's own stated reason) is SKIPPED with that reason (and in
-CI a skip fails unless allowlisted); anything else fails with the checks it made. Result
-directories go to $FAULTLAB_RESULTS (default ./results)/e2e.
+lacks what it needs, or the scenario's own stated reason) is SKIPPED with that reason, and in CI
+mode that skip fails unless tests/skip-allowlist.txt lists it (tests/skip_allowlist.py);
+anything else fails with the checks it made: a fail or an error verdict, including a firmware
+QEMU cannot find once started. Result directories go to $FAULTLAB_RESULTS (default
+./results)/e2e.
 
 Which kernel series run which scenarios: every scenario on the default series (test ids
 `test_scenario[GROUP/NAME]`), plus the scenarios of EXTRA_SERIES on the other series

@@ -154,8 +154,10 @@ def open_session(
 ) -> Iterator[Session]:
     need_qemu(BINARY)
     if portal and portal_tester_error():
-        pytest.skip(
-            f"QEMU cannot create faultlab-portal-tester: {portal_tester_error()}"
+        # `make qemu` always builds the tester: its absence is a regression, never a skip.
+        pytest.fail(
+            "QEMU cannot create faultlab-portal-tester, which every QEMU build has: "
+            f"{portal_tester_error()}"
         )
     args = ["-machine", "q35", "-m", "256", "-device", device]
     if portal:

@@ -194,11 +194,15 @@ def test_cli_qemu_bad_argument_is_harness_error(cache: FakeCache) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_cli_missing_qemu_firmware_is_bad_input(cache: FakeCache) -> None:
+def test_cli_firmware_qemu_cannot_find_is_a_harness_error(cache: FakeCache) -> None:
+    # Every artifact exists, yet QEMU finds no BIOS: a broken build, an error (exit 4), not
+    # the "not built" exit 3 a CI would take for a skip.
     proc = cache.cli("boot", "x86_64", scenario="nobios")
-    assert proc.returncode == 3
+    assert proc.returncode == 4
     assert "QEMU cannot find firmware 'bios-256k.bin'" in proc.stderr
     assert "`make qemu`" in proc.stderr and "Traceback" not in proc.stderr
+    result = load_result(cache.result_dirs()[0])
+    assert (result["verdict"], result["failure"]) == ("error", "harness")
 
 
 def test_cli_forwarding_port_clash(cache: FakeCache) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from faultlab.scenario import load_scenarios
+from faultlab.scenario import StepFailed, load_scenarios
 from faultlab.scenarios import dsa
 
 # What drivers/dma/idxd/debugfs.c prints for two entries (the format strings of
@@ -67,6 +67,7 @@ def test_evl_dump_empty_log_and_garbage() -> None:
     assert (dump.head, dump.tail, dump.entries) == (0, 0, ())
     with pytest.raises(dsa.ParseError):
         dsa.parse_evl_dump("")
+    assert issubclass(dsa.ParseError, StepFailed)  # a parse error fails the steps
 
 
 def test_op_cap_highest_word_first() -> None:
@@ -99,11 +100,11 @@ def test_cr_decode_and_fields() -> None:
     cr = dsa.Cr.decode(cr_obj(status=0x83, bytes_completed=8192, fault_addr=0x1000, timed_out=1))
     assert cr.fields == (0x83, 0, 0, 8192, 0x1000)
     assert cr.timed_out is True
-    with pytest.raises(dsa.ParseError, match="status"):
+    with pytest.raises(StepFailed, match=r"cr.status is '1' \(a string\), expected an integer"):
         dsa.Cr.decode(cr_obj(status="1"))
-    with pytest.raises(dsa.ParseError, match="wait_us"):
+    with pytest.raises(StepFailed, match="cr has no field 'wait_us'"):
         dsa.Cr.decode({k: v for k, v in cr_obj().items() if k != "wait_us"})
-    with pytest.raises(dsa.ParseError):
+    with pytest.raises(StepFailed, match=r"cr\.result is True"):
         dsa.Cr.decode(cr_obj(result=True))  # a JSON boolean is not a CR byte
 
 
@@ -118,7 +119,7 @@ def test_file_counters_delta_and_unreadable() -> None:
     assert (c.faults, c.failures, c.readable) == (2, 0, True)
     data["counters"]["before"]["cr_faults"] = -1
     assert dsa.FileCounters.decode(data).readable is False
-    with pytest.raises(dsa.ParseError):
+    with pytest.raises(StepFailed, match="counters has no field 'after'"):
         dsa.FileCounters.decode({"counters": {"before": {}}})
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import gzip
+from typing import Any
 
 import pytest
 
-from faultlab.scenario import StepFailed, load_scenarios
+from faultlab.scenario import ScenarioContext, StepFailed, load_scenarios
 from faultlab.scenarios import pseries
 
 # What gzfht_test.c and gunz_test.c print (their fprintf formats), around real values.
@@ -59,3 +60,55 @@ def test_registered_on_pseries_with_the_vas_device() -> None:
     assert sc.qemu_args[1].startswith("spapr-vas,id=vas0,")
     assert "max-processed-len=1048576" in sc.qemu_args[1]
     assert sc.guest_files == (pseries.GZFHT, pseries.GUNZ)
+
+
+def nx_fault_output() -> dict[str, Any]:
+    """faultlab-nx-fault's object for three cases that went as they must."""
+
+    def case(name: str, addr: int) -> dict[str, Any]:
+        return {
+            "name": name,
+            "expected_addr": addr,
+            "cpb_crc": 7,
+            "source_crc": 7,
+            "fault": {"cr0": 2, "completed": 1, "cc": 250, "ce": 0x40, "addr": addr},
+            "retry": {"cr0": 2, "completed": 1, "cc": 64, "tpbc": 100},
+        }
+
+    readonly = {
+        "name": "csb-readonly",
+        "cr0": 2,
+        "signal": 11,
+        "si_code": 1,
+        "si_addr": 0x5000,
+        "csb_flags": 0,
+        "csb_addr": 0x5000,
+        "retry": {"cr0": 2, "completed": 1, "cc": 0},
+    }
+    return {"cases": [case("src-absent", 0x1000), case("tgt-absent", 0x2000), readonly]}
+
+
+def bare_context() -> ScenarioContext:
+    """A context for helpers that only record checks (no guest behind it)."""
+    sc = load_scenarios()["pseries/nx-fault"]
+    return ScenarioContext(None, sc)  # type: ignore[arg-type]
+
+
+def test_fault_cases_checks_hold() -> None:
+    ctx = bare_context()
+    pseries.check_fault_cases(ctx, nx_fault_output())
+    assert [c.name for c in ctx.checks if not c.ok] == []
+    assert len(ctx.checks) == 2 * 7 + 3
+
+
+def test_fault_cases_missing_field_fails_the_step_after_the_checks_before() -> None:
+    ctx = bare_context()
+    data = nx_fault_output()
+    del data["cases"][1]["retry"]["tpbc"]
+    with pytest.raises(StepFailed, match=r"tgt-absent\.retry has no field 'tpbc'"):
+        pseries.check_fault_cases(ctx, data)
+    assert len(ctx.checks) == 7 + 6  # src-absent's seven, tgt-absent's first six
+    data = nx_fault_output()
+    data["cases"][1] = "garbage"
+    with pytest.raises(StepFailed, match=r"cases\[1\] is 'garbage'"):
+        pseries.check_fault_cases(bare_context(), data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -141,3 +142,152 @@ def test_json_single_line_pretty_and_broken() -> None:
     assert parse_json_object("c", 'noise\n{\n  "a": {"b": 2}\n}\n') == {"a": {"b": 2}}
     with pytest.raises(StepFailed, match="printed no JSON object"):
         parse_json_object("c", '{"a": \n')
+
+
+def test_body_raising_fails_and_keeps_every_check(cache: FakeCache) -> None:
+    def body(ctx: ScenarioContext) -> None:
+        ctx.expect_eq("held", 1, 1)
+        ctx.expect_eq("did not hold", 1, 2)
+        decoded: dict[str, int] = {}
+        ctx.measure("before the crash", decoded.get("x", 7))
+        decoded["status"] += 1  # a decoder's KeyError
+
+    verdict, reason, data = run(cache, make("t/raises", body))
+    assert verdict == "fail" and data["failure"] == "check"
+    assert reason == "2 of 3 checks failed: did not hold, scenario body raised"
+    extra = data["extra"]
+    assert isinstance(extra, dict)
+    checks = extra["checks"]
+    assert [(c["name"], c["ok"]) for c in checks] == [
+        ("held", True),
+        ("did not hold", False),
+        ("scenario body raised", False),
+    ]
+    raised = checks[2]
+    assert re.fullmatch(
+        r"KeyError: 'status' at test_scenario\.py:\d+ body < scenario\.py:\d+ _run_body",
+        raised["observed"],
+    )
+    assert raised["expected"] == "the body runs to its end"
+    assert extra["measurements"] == {"before the crash": 7}
+    tb = extra["traceback"]
+    assert tb.startswith("Traceback (most recent call last):")
+    assert 'decoded["status"] += 1' in tb and tb.rstrip().endswith("KeyError: 'status'")
+
+
+def test_body_raising_before_any_check_is_no_pass(cache: FakeCache) -> None:
+    def body(ctx: ScenarioContext) -> None:
+        raise TypeError("unsupported operand type(s) for -: 'NoneType' and 'int'" + "!" * 300)
+
+    verdict, reason, data = run(cache, make("t/raises-first", body))
+    assert (verdict, reason) == ("fail", "1 of 1 checks failed: scenario body raised")
+    (check,) = data["extra"]["checks"]  # type: ignore[index]
+    assert check["observed"].startswith("TypeError: unsupported operand")
+    assert "... at test_scenario.py:" in check["observed"] and len(check["observed"]) <= 160
+
+
+def test_checks_before_a_guest_failure_are_written(cache: FakeCache) -> None:
+    def body(ctx: ScenarioContext) -> None:
+        ctx.expect_eq("before the panic", 1, 1)
+        ctx.sh("trigger-panic")
+        ctx.expect_eq("never made", 1, 1)
+
+    verdict, _, data = run(cache, make("t/panic", body))
+    assert verdict == "fail" and data["failure"] == "kernel_panic"
+    checks = data["extra"]["checks"]  # type: ignore[index]
+    assert [c["name"] for c in checks] == ["before the panic"]
+
+
+def test_harness_error_in_the_body_is_an_outcome_with_its_checks(cache: FakeCache) -> None:
+    from faultlab.errors import HarnessError
+
+    def body(ctx: ScenarioContext) -> None:
+        ctx.expect_eq("before", 1, 1)
+        raise HarnessError("QMP stopped answering")
+
+    verdict, reason, data = run(cache, make("t/harness", body))
+    assert (verdict, reason) == ("error", "QMP stopped answering")
+    assert [c["name"] for c in data["extra"]["checks"]] == ["before"]  # type: ignore[index]
+
+
+def group(monkeypatch: pytest.MonkeyPatch, **bodies: object) -> None:
+    """Register the scenarios zz/NAME (in this order) for one test."""
+    from faultlab import cli
+    from faultlab.scenario import load_scenarios
+
+    load_scenarios()
+    for name, body in bodies.items():
+        monkeypatch.setitem(SCENARIOS, f"zz/{name}", make(f"zz/{name}", body))
+    monkeypatch.setattr(cli, "install_signal_handlers", lambda: None)
+
+
+def passes(ctx: ScenarioContext) -> None:
+    ctx.expect_eq("fine", 1, 1)
+
+
+def raises(ctx: ScenarioContext) -> None:
+    ctx.expect_eq("fine", 1, 1)
+    {}["missing"]
+
+
+def test_group_run_goes_on_after_a_body_raised(
+    cache: FakeCache, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from faultlab import cli
+
+    group(monkeypatch, a=raises, b=passes)
+    code = cli.main(["run", "zz"])
+    out, err = capsys.readouterr()
+    assert code == 2  # documented: a scenario failed
+    assert "zz/a: FAIL: 1 of 2 checks failed: scenario body raised" in out
+    assert "FAIL scenario body raised: observed KeyError: 'missing' at test_scenario.py:" in out
+    assert "zz/b: PASS: all 1 checks held" in out
+    assert "Traceback" not in out + err
+
+
+def test_group_run_goes_on_after_the_harness_raised(
+    cache: FakeCache, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from faultlab import cli, scenario
+
+    group(monkeypatch, a=passes, b=passes)
+    real = scenario.run_scenario
+
+    def flaky(sc: Scenario, **kw: object) -> object:
+        if sc.name == "zz/a":
+            raise RuntimeError("result directory vanished")
+        return real(sc, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scenario, "run_scenario", flaky)
+    code = cli.main(["run", "zz/a", "zz/b"])
+    out, err = capsys.readouterr()
+    assert code == 4  # documented: harness error
+    assert "zz/a: ERROR: internal error: RuntimeError: result directory vanished (at " in out
+    assert "zz/b: PASS" in out
+    assert "Traceback" not in out + err
+
+
+def test_cli_turns_any_other_exception_into_exit_4(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from faultlab import cli
+
+    def broken(args: object, tail: object) -> int:
+        raise AttributeError("'NoneType' object has no attribute 'verdict'")
+
+    monkeypatch.setattr(cli, "install_signal_handlers", lambda: None)
+    monkeypatch.setattr(cli, "cmd_scenarios", broken)
+    code = cli.main(["scenarios"])
+    err = capsys.readouterr().err
+    assert code == 4
+    assert err.startswith("faultlab: internal error: AttributeError: 'NoneType' object has no")
+    assert "test_scenario.py:" in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_firmware_qemu_cannot_find_is_an_error_outcome_not_a_skip(
+    cache: FakeCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_QEMU_SCENARIO", "nobios")
+    verdict, reason, data = run(cache, make("t/nobios", lambda ctx: ctx.expect_eq("x", 1, 1)))
+    assert verdict == "error" and data["failure"] == "harness"
+    assert "QEMU cannot find firmware 'bios-256k.bin'" in reason and "make qemu" in reason

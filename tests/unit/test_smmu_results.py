@@ -10,7 +10,7 @@ import pytest
 
 from faultlab import smmu_results as sr
 from faultlab.platforms import get_platform
-from faultlab.scenario import load_scenarios, parse_json_object
+from faultlab.scenario import StepFailed, load_scenarios, parse_json_object
 
 PAGE = sr.PAGE
 
@@ -128,12 +128,16 @@ def test_aborted_copy_needs_the_exact_fault_address() -> None:
 def test_decode_errors_name_the_field() -> None:
     bad = run_obj()
     del bad["stalls"]
-    with pytest.raises(sr.DecodeError, match=r"run has no field 'stalls'"):
+    with pytest.raises(StepFailed, match=r"run has no field 'stalls' \(expected an integer"):
         sr.Run.decode(bad)
-    with pytest.raises(sr.DecodeError, match=r"run.rc is not an integer"):
+    with pytest.raises(StepFailed, match=r"run.rc is True \(a boolean\), expected an integer"):
         sr.Run.decode(run_obj(rc=True))
-    with pytest.raises(sr.DecodeError, match=r"flags is not a list of strings"):
+    with pytest.raises(StepFailed, match=r"run.flags is 'TIMED_OUT' \(a string\), expected a list"):
         sr.Run.decode(run_obj(flags="TIMED_OUT"))
+    with pytest.raises(StepFailed, match=r"run.flags\[1\] is 3 \(an integer\), expected a str"):
+        sr.Run.decode(run_obj(flags=["TIMED_OUT", 3]))
+    with pytest.raises(StepFailed, match=r"procs\[0\] is 'x' \(a string\), expected an object"):
+        sr.decode_many({"procs": ["x"]})
     with pytest.raises(sr.DecodeError, match=r"driver counter 'nope' missing"):
         sr.Counters.decode(counters_obj()).delta("nope")
     with pytest.raises(sr.DecodeError, match=r"reported an error: open /dev/faultlab-dma"):

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from faultlab.access import dict_field, int_field, list_field, qom_ints
 from faultlab.needs import Needs, PatchNeed
 from faultlab.scenario import ScenarioContext, StepFailed, parse_json_object, scenario
 
@@ -82,31 +83,9 @@ DRIVER_ERRORS = (
 # -- pure parsing (tests/unit/test_dsa_parse.py) ----------------------------------------------
 
 
-class ParseError(ValueError):
-    """Guest output lacks a field or has one of the wrong type."""
-
-
-def get_int(data: Mapping[str, Any], key: str, where: str = "faultlab-dsa") -> int:
-    if not isinstance(data, Mapping) or key not in data:
-        raise ParseError(f"{where} has no field {key!r}")
-    value = data[key]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ParseError(f"{where}: {key!r} is {value!r}, not an integer")
-    return value
-
-
-def get_obj(data: Mapping[str, Any], key: str, where: str = "faultlab-dsa") -> Mapping[str, Any]:
-    if not isinstance(data, Mapping) or not isinstance(data.get(key), Mapping):
-        raise ParseError(f"{where} has no object {key!r}")
-    value: Mapping[str, Any] = data[key]
-    return value
-
-
-def get_list(data: Mapping[str, Any], key: str, where: str = "faultlab-dsa") -> list[Any]:
-    if not isinstance(data, Mapping) or not isinstance(data.get(key), list):
-        raise ParseError(f"{where} has no list {key!r}")
-    value: list[Any] = data[key]
-    return value
+class ParseError(StepFailed):
+    """Guest text (sysfs op_cap, the debugfs event log, the dsa_test script) is not as expected.
+    Fields of the program's JSON are read through faultlab.access."""
 
 
 @dataclass(frozen=True)
@@ -124,13 +103,13 @@ class Cr:
     @classmethod
     def decode(cls, data: Mapping[str, Any], where: str = "cr") -> Cr:
         return cls(
-            status=get_int(data, "status", where),
-            result=get_int(data, "result", where),
-            fault_info=get_int(data, "fault_info", where),
-            bytes_completed=get_int(data, "bytes_completed", where),
-            fault_addr=get_int(data, "fault_addr", where),
-            timed_out=bool(get_int(data, "timed_out", where)),
-            wait_us=get_int(data, "wait_us", where),
+            status=int_field(data, "status", where),
+            result=int_field(data, "result", where),
+            fault_info=int_field(data, "fault_info", where),
+            bytes_completed=int_field(data, "bytes_completed", where),
+            fault_addr=int_field(data, "fault_addr", where),
+            timed_out=bool(int_field(data, "timed_out", where)),
+            wait_us=int_field(data, "wait_us", where),
         )
 
     @property
@@ -148,11 +127,11 @@ class FileCounters:
 
     @classmethod
     def decode(cls, data: Mapping[str, Any]) -> FileCounters:
-        c = get_obj(data, "counters")
-        b, a = get_obj(c, "before", "counters"), get_obj(c, "after", "counters")
+        c = dict_field(data, "counters")
+        b, a = dict_field(c, "before", "counters"), dict_field(c, "after", "counters")
         return cls(
-            (get_int(b, "cr_faults", "before"), get_int(b, "cr_fault_failures", "before")),
-            (get_int(a, "cr_faults", "after"), get_int(a, "cr_fault_failures", "after")),
+            (int_field(b, "cr_faults", "before"), int_field(b, "cr_fault_failures", "before")),
+            (int_field(a, "cr_faults", "after"), int_field(a, "cr_fault_failures", "after")),
         )
 
     @property
@@ -454,28 +433,19 @@ def program(ctx: ScenarioContext, wq: Wq, args: str, timeout: float = 300.0) -> 
 
 
 def decoded(what: str, fn: Any, *args: Any) -> Any:
+    """fn(*args), with `what` (the case) put in front of the message of a failed decode."""
     try:
         return fn(*args)
-    except ParseError as exc:
+    except StepFailed as exc:
         raise StepFailed(f"{what}: {exc}") from None
-
-
-def qom_counters(ctx: ScenarioContext, path: str, names: Iterable[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for name in names:
-        value = ctx.qom_get(path, name)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise StepFailed(f"qom-get {path} {name} returned {value!r}")
-        out[name] = value
-    return out
 
 
 class Qom:
     """Device (and VT-d) QOM counters at one moment."""
 
     def __init__(self, ctx: ScenarioContext, vtd: bool = False) -> None:
-        self.dsa = qom_counters(ctx, DSA_QOM, DSA_COUNTERS)
-        self.vtd = qom_counters(ctx, VTD, VTD_COUNTERS) if vtd else {}
+        self.dsa = qom_ints(ctx, DSA_QOM, DSA_COUNTERS)
+        self.vtd = qom_ints(ctx, VTD, VTD_COUNTERS) if vtd else {}
 
     def since(self, earlier: Qom) -> dict[str, int]:
         out = {k: v - earlier.dsa[k] for k, v in self.dsa.items()}
@@ -561,10 +531,10 @@ PRS_NO_BOF = Wq(2, 0, "dedicated", bof=False, prs_disable=False)
 def reference_cr(ctx: ScenarioContext, wq: Wq) -> Cr:
     """The CR the device writes itself for the same MEMMOVE of one page."""
     data = program(ctx, wq, f"memmove {PAGE}")
-    cr = decoded("memmove", Cr.decode, get_obj(data, "cr"))
+    cr = decoded("memmove", Cr.decode, dict_field(data, "cr"))
     ctx.expect_eq(
         f"{wq.name} reference memmove: CR status, timed out, data",
-        (cr.status, cr.timed_out, get_int(data, "dst_mismatches")),
+        (cr.status, cr.timed_out, int_field(data, "dst_mismatches")),
         (SUCCESS, False, 0),
     )
     return cr
@@ -586,7 +556,7 @@ def cr_fault(ctx: ScenarioContext) -> None:
         start = Qom(ctx)
         data = program(ctx, wq, "cr-fault")
         delta = Qom(ctx).since(start)
-        cr = decoded(label, Cr.decode, get_obj(data, "cr"))
+        cr = decoded(label, Cr.decode, dict_field(data, "cr"))
         expect_own_file(ctx, label, data)
         ctx.expect_eq(
             f"{label}: submitted with",
@@ -602,7 +572,7 @@ def cr_fault(ctx: ScenarioContext) -> None:
         )
         ctx.expect_eq(
             f"{label}: data copied, source intact",
-            (get_int(data, "dst_mismatches"), get_int(data, "src_mismatches")),
+            (int_field(data, "dst_mismatches"), int_field(data, "src_mismatches")),
             (0, 0),
         )
         expect_counters(ctx, label, data, faults=1, failures=0)
@@ -619,10 +589,10 @@ def cr_fault(ctx: ScenarioContext) -> None:
     start = Qom(ctx, vtd=True)
     data = program(ctx, wq, "cr-fault")
     delta = Qom(ctx, vtd=True).since(start)
-    cr = decoded(label, Cr.decode, get_obj(data, "cr"))
+    cr = decoded(label, Cr.decode, dict_field(data, "cr"))
     ctx.expect_eq(
         f"{label}: CR status, timed out, data",
-        (cr.status, cr.timed_out, get_int(data, "dst_mismatches")),
+        (cr.status, cr.timed_out, int_field(data, "dst_mismatches")),
         (SUCCESS, False, 0),
     )
     expect_counters(ctx, label, data, faults=0, failures=0)
@@ -652,14 +622,14 @@ def cr_unwritable(ctx: ScenarioContext) -> None:
     start = Qom(ctx)
     data = program(ctx, wq, "cr-unwritable")
     delta = Qom(ctx).since(start)
-    cr = decoded("cr-unwritable", Cr.decode, get_obj(data, "cr"))
+    cr = decoded("cr-unwritable", Cr.decode, dict_field(data, "cr"))
     expect_own_file(ctx, "cr-unwritable", data)
     ctx.expect_eq(
         "CR never written: status 0 after 2 s, read-only page all zeros",
-        (cr.status, cr.timed_out, get_int(data, "cr_page_zero")),
+        (cr.status, cr.timed_out, int_field(data, "cr_page_zero")),
         (0, True, 1),
     )
-    ctx.expect_eq("data copied nevertheless", get_int(data, "dst_mismatches"), 0)
+    ctx.expect_eq("data copied nevertheless", int_field(data, "dst_mismatches"), 0)
     expect_counters(ctx, "cr-unwritable", data, faults=1, failures=1)
     ctx.expect_eq(
         "device event log entries, CR faults (QOM delta)",
@@ -685,7 +655,7 @@ def drain_cr_fault(ctx: ScenarioContext) -> None:
         start = Qom(ctx)
         data = program(ctx, wq, "drain-cr-fault")
         delta = Qom(ctx).since(start)
-        cr = decoded(label, Cr.decode, get_obj(data, "cr"))
+        cr = decoded(label, Cr.decode, dict_field(data, "cr"))
         expect_own_file(ctx, label, data)
         ctx.expect_eq(
             f"{label}: CR (status, result, fault_info, bytes_completed, fault_addr), timed out",
@@ -701,7 +671,7 @@ def drain_cr_fault(ctx: ScenarioContext) -> None:
             (1, 1, 1),
         )
         ctx.measure(f"{wq.mode}_drain_cr_fault_wait_us", cr.wait_us)
-        addrs.append((wq, get_int(data, "cr_addr")))
+        addrs.append((wq, int_field(data, "cr_addr")))
     ctx.must(
         "grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/debug"
     )
@@ -771,10 +741,10 @@ def batch_cr_fault(ctx: ScenarioContext) -> None:
         start = Qom(ctx)
         data = program(ctx, wq, f"batch {which}")
         delta = Qom(ctx).since(start)
-        bcr = decoded(label, Cr.decode, get_obj(data, "batch_cr"))
+        bcr = decoded(label, Cr.decode, dict_field(data, "batch_cr"))
         members = [
             decoded(label, Cr.decode, m, f"member {i}")
-            for i, m in enumerate(get_list(data, "members"))
+            for i, m in enumerate(list_field(data, "members"))
         ]
         ctx.expect_eq(
             f"{label}: batch CR status, result, descs_completed, timed out",
@@ -789,7 +759,7 @@ def batch_cr_fault(ctx: ScenarioContext) -> None:
             [(m.status, m.timed_out) for m in members],
             want_members,
         )
-        ctx.expect_eq(f"{label}: data of all members", get_int(data, "dst_mismatches"), 0)
+        ctx.expect_eq(f"{label}: data of all members", int_field(data, "dst_mismatches"), 0)
         expect_counters(ctx, label, data, faults=entries, failures=failures)
         ctx.expect_eq(
             f"{label}: device event log entries, CR address faults, batches (QOM delta)",
@@ -806,9 +776,9 @@ def partial_case(
     start = Qom(ctx, vtd=vtd)
     data = program(ctx, wq, f"{'-b ' if bof_flag else ''}partial {where} {pages} {index}")
     delta = Qom(ctx, vtd=vtd).since(start)
-    subs = get_list(data, "submissions")
-    crs = [decoded(label, Cr.decode, get_obj(s, "cr", "submission")) for s in subs]
-    hole = get_int(data, "expected_fault_addr")
+    subs = list_field(data, "submissions")
+    crs = [decoded(label, Cr.decode, dict_field(s, "cr", "submission")) for s in subs]
+    hole = int_field(data, "expected_fault_addr")
     write = STATUS_WRITE if where == "dst" else 0
     ctx.expect_eq(
         f"{label}: first CR (status, bytes_completed, fault_addr)",
@@ -817,12 +787,12 @@ def partial_case(
     )
     ctx.expect_eq(
         f"{label}: resubmission of the rest completes (offsets, final status)",
-        ([get_int(s, "offset", "submission") for s in subs], crs[-1].status if crs else None),
+        ([int_field(s, "offset", "submission") for s in subs], crs[-1].status if crs else None),
         ([0, index * PAGE], SUCCESS),
     )
     ctx.expect_eq(
         f"{label}: bytes completed, destination right",
-        (get_int(data, "completed"), get_int(data, "dst_mismatches")),
+        (int_field(data, "completed"), int_field(data, "dst_mismatches")),
         (pages * PAGE, 0),
     )
     expect_counters(ctx, label, data, faults=0, failures=0)
@@ -862,10 +832,10 @@ def prs_fault(ctx: ScenarioContext) -> None:
     start = Qom(ctx, vtd=True)
     data = program(ctx, wq, f"-b prs {pages}")
     delta = Qom(ctx, vtd=True).since(start)
-    cr = decoded("prs", Cr.decode, get_obj(data, "cr"))
+    cr = decoded("prs", Cr.decode, dict_field(data, "cr"))
     ctx.expect_eq(
         "one submission: CR status, timed out, data",
-        (cr.status, cr.timed_out, get_int(data, "dst_mismatches")),
+        (cr.status, cr.timed_out, int_field(data, "dst_mismatches")),
         (SUCCESS, False, 0),
     )
     expect_counters(ctx, "prs", data, faults=0, failures=0)
@@ -885,14 +855,14 @@ def prs_fault(ctx: ScenarioContext) -> None:
     start = Qom(ctx, vtd=True)
     data = program(ctx, wq, "-b partial src 4 2")
     delta = Qom(ctx, vtd=True).since(start)
-    subs = get_list(data, "submissions")
-    crs = [decoded("prs src", Cr.decode, get_obj(s, "cr", "submission")) for s in subs]
+    subs = list_field(data, "submissions")
+    crs = [decoded("prs src", Cr.decode, dict_field(s, "cr", "submission")) for s in subs]
     # The page request read-faults the dropped anonymous page in as the zero page: the
     # destination's page 2 holds zeros, every other byte the source pattern.
     ctx.expect_eq(
         "dropped source page with BOF: one submission, SUCCESS, destination bytes that differ "
         "from the pattern (page 2 copied as zeros)",
-        ([c.status for c in crs], get_int(data, "dst_mismatches")),
+        ([c.status for c in crs], int_field(data, "dst_mismatches")),
         ([SUCCESS], pattern_nonzero(2 * PAGE, PAGE)),
     )
     ctx.expect_eq(
@@ -943,10 +913,10 @@ def evl_full(ctx: ScenarioContext) -> None:
     data = parse_json_object("faultlab-dsa cr-fault", ctx.read(out))
     if "error" in data:
         raise StepFailed(f"faultlab-dsa cr-fault: {data['error']}")
-    cr = decoded("evl-full", Cr.decode, get_obj(data, "cr"))
+    cr = decoded("evl-full", Cr.decode, dict_field(data, "cr"))
     ctx.expect_eq(
         "after the log frees: CR status, timed out, data",
-        (cr.status, cr.timed_out, get_int(data, "dst_mismatches")),
+        (cr.status, cr.timed_out, int_field(data, "dst_mismatches")),
         (SUCCESS, False, 0),
     )
     expect_counters(ctx, "held CR fault", data, faults=1, failures=0)
@@ -958,10 +928,10 @@ def evl_full(ctx: ScenarioContext) -> None:
     ctx.expect_eq(
         f"flood: {FLOOD} CRs delivered with SUCCESS, none timed out, data",
         (
-            get_int(data, "completed"),
-            get_int(data, "timed_out"),
-            get_int(data, "other_status"),
-            get_int(data, "dst_mismatches"),
+            int_field(data, "completed"),
+            int_field(data, "timed_out"),
+            int_field(data, "other_status"),
+            int_field(data, "dst_mismatches"),
         ),
         (FLOOD, 0, 0, 0),
     )
@@ -972,8 +942,8 @@ def evl_full(ctx: ScenarioContext) -> None:
         (FLOOD, FLOOD),
     )
     ctx.measure("flood_faults", FLOOD)
-    ctx.measure("flood_wall_us", get_int(data, "wall_us"))
-    ctx.measure("flood_cr_faults_per_s", get_int(data, "faults_per_s"))
+    ctx.measure("flood_wall_us", int_field(data, "wall_us"))
+    ctx.measure("flood_cr_faults_per_s", int_field(data, "faults_per_s"))
     ctx.measure("flood_evl_full_waits", delta["evl-full-waits"])
     expect_clean_dmesg(ctx, "evl-full")
 
@@ -1018,11 +988,11 @@ def sysfs(ctx: ScenarioContext) -> None:
     )
     ctx.must(f"while [ -e {shlex.quote(fdir)} ]; do sleep 0.2; done", timeout=30)
     n = 3
-    addrs: list[int] = [get_int(held, "cr_addr")]
+    addrs: list[int] = [int_field(held, "cr_addr")]
     for _ in range(n - 1):
         d = program(ctx, wq, "cr-fault")
         expect_counters(ctx, "cr-fault", d, faults=1, failures=0)
-        addrs.append(get_int(d, "cr_addr"))
+        addrs.append(int_field(d, "cr_addr"))
     ctx.must(
         "grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/debug"
     )
@@ -1069,10 +1039,10 @@ def enqcmd_switch(ctx: ScenarioContext) -> None:
     for label, data in (("first process", first), ("second process, same CPU", second)):
         if "error" in data:
             raise StepFailed(f"faultlab-dsa ({label}): {data['error']}")
-        cr = decoded(label, Cr.decode, get_obj(data, "cr"))
+        cr = decoded(label, Cr.decode, dict_field(data, "cr"))
         ctx.expect_eq(
             f"{label}: ENQCMD memmove CR status, timed out, data",
-            (cr.status, cr.timed_out, get_int(data, "dst_mismatches")),
+            (cr.status, cr.timed_out, int_field(data, "dst_mismatches")),
             (SUCCESS, False, 0),
         )
     ctx.expect_eq(

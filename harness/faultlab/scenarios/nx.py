@@ -17,13 +17,15 @@ one.
 
 from __future__ import annotations
 
-import json
 import time
 import zlib
 from typing import Any
 
+from faultlab import access
+from faultlab.access import dicts, int_field, int_fields, list_field, number_field
 from faultlab.needs import Needs
-from faultlab.scenario import ScenarioContext, StepFailed, scenario
+from faultlab.polling import poll
+from faultlab.scenario import ScenarioContext, StepFailed, parse_json_object, scenario
 from faultlab.scenarios.pseries import (
     GUNZ,
     GZFHT,
@@ -58,10 +60,8 @@ NEEDS = Needs(
 
 
 def qom_int(ctx: ScenarioContext, prop: str) -> int:
-    value = ctx.qom_get(VAS, prop)
-    if not isinstance(value, int):
-        raise StepFailed(f"qom-get {VAS} {prop} returned {value!r}")
-    return value
+    """An integer QOM property of chip 0's pnv-vas device."""
+    return access.qom_int(ctx, VAS, prop)
 
 
 def dt_cells(ctx: ScenarioContext, path: str, width: int = 4) -> list[int]:
@@ -101,7 +101,10 @@ def check_platform(ctx: ScenarioContext) -> None:
     )
     dmesg = ctx.dmesg()
     for bad in ("VAS[", "Unable to allocate global irq", "NX FIFO nodes are missing"):
-        ctx.check(f"no VAS/NX probe error ({bad!r}) in dmesg", bad not in dmesg, "absent", "absent")
+        line = next((ln for ln in dmesg.splitlines() if bad in ln), None)
+        ctx.check(
+            f"no VAS/NX probe error ({bad!r}) in dmesg", line is None, line or "absent", "absent"
+        )
 
 
 @scenario(
@@ -180,6 +183,8 @@ MANY_PROCS = 6
 MANY_REQS = 32
 MANY_WINDOWS = 1000
 INJECTED = 4
+# poll_window_credits()'s warning (arch/powerpc/platforms/powernv/vas-window.c)
+STUCK_WARNING = "stuck. Waiting for credits returned for Window"
 
 
 def stress_json(ctx: ScenarioContext, args: str, timeout: float = 600) -> dict[str, Any]:
@@ -187,6 +192,11 @@ def stress_json(ctx: ScenarioContext, args: str, timeout: float = 600) -> dict[s
     if "error" in data:
         raise StepFailed(f"faultlab-nx-stress {args}: {data['error']}")
     return data
+
+
+def stress_processes(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-process objects of `faultlab-nx-stress faults`."""
+    return dicts(list_field(data, "processes", "faultlab-nx-stress"), "processes")
 
 
 def raw_inflate(data: bytes) -> bytes | None:
@@ -224,7 +234,7 @@ def many_faults(ctx: ScenarioContext) -> None:
     lost_before = qom_int(ctx, "faults-lost")
     windows_before = qom_int(ctx, "open-windows")
     data = stress_json(ctx, f"faults {STRESS_DIR} {MANY_PROCS} {MANY_REQS}", timeout=900)
-    procs: list[dict[str, Any]] = data["processes"]
+    procs = stress_processes(data)
     ctx.expect_eq("processes that reported", len(procs), MANY_PROCS)
     seen = 0
     for p in procs:
@@ -232,24 +242,37 @@ def many_faults(ctx: ScenarioContext) -> None:
         if "error" in p:
             ctx.check(f"process {i} ran", False, p["error"], "no error")
             continue
-        ctx.expect_eq(f"process {i}: requests completed", p["completed"], MANY_REQS)
+        where = f"faultlab-nx-stress process {i}"
+        ctx.expect_eq(
+            f"process {i}: requests completed", int_field(p, "completed", where), MANY_REQS
+        )
         ctx.expect_eq(
             f"process {i}: lost/bad (no CSB, bad cc, CRC mismatch, fault outside buffers)",
-            (p["lost"], p["bad_cc"], p["bad_crc"], p["faults_other"]),
+            int_fields(p, where, "lost", "bad_cc", "bad_crc", "faults_other"),
             (0, 0, 0, 0),
         )
-        ctx.expect_eq(f"process {i}: source faults (one per request)", p["faults_src"], MANY_REQS)
+        faults_src = int_field(p, "faults_src", where)
+        ctx.expect_eq(f"process {i}: source faults (one per request)", faults_src, MANY_REQS)
+        faults_tgt = int_field(p, "faults_tgt", where)
         ctx.check(
             f"process {i}: target faults (at least one per request)",
-            p["faults_tgt"] >= MANY_REQS,
-            p["faults_tgt"],
+            faults_tgt >= MANY_REQS,
+            faults_tgt,
             f">= {MANY_REQS}",
         )
-        ctx.expect_eq(f"process {i}: faults on its CSB/CPB page (present)", p["faults_blk"], 0)
-        seen += p["faults_src"] + p["faults_tgt"]
+        ctx.expect_eq(
+            f"process {i}: faults on its CSB/CPB page (present)",
+            int_field(p, "faults_blk", where),
+            0,
+        )
+        seen += faults_src + faults_tgt
         src = guest_bytes(ctx, f"{STRESS_DIR}/src.{i}")
         out = guest_bytes(ctx, f"{STRESS_DIR}/out.{i}")
-        ctx.expect_eq(f"process {i}: output length = the CSB's tpbc", len(out), p["last_tpbc"])
+        ctx.expect_eq(
+            f"process {i}: output length = the CSB's tpbc",
+            len(out),
+            int_field(p, "last_tpbc", where),
+        )
         plain = raw_inflate(out)
         ctx.check(
             f"process {i}: last output inflates (host zlib, raw DEFLATE) to its source",
@@ -264,14 +287,17 @@ def many_faults(ctx: ScenarioContext) -> None:
     dmesg = ctx.dmesg()
     for bad in ("bad CRB?", "Fault FIFO Dump", "stuck"):
         ctx.check(f"no {bad!r} in the kernel log", bad not in dmesg, bad in dmesg, False)
-    seconds = float(data["seconds"])
+    seconds = number_field(data, "seconds", "faultlab-nx-stress")
 
     # x-inject-fault-next: faults on pages that are present (after the touch) are resolved
     # the same way; the model counts them among its faults.
     injected_before = qom_int(ctx, "injected-faults")
     faults_before = qom_int(ctx, "faults")
     ctx.qom_set(VAS, "x-inject-fault-next", INJECTED)
-    again = stress_json(ctx, f"faults {STRESS_DIR} 1 2", timeout=300)["processes"][0]
+    again_procs = stress_processes(stress_json(ctx, f"faults {STRESS_DIR} 1 2", timeout=300))
+    if not again_procs:
+        raise StepFailed("faultlab-nx-stress faults 1 2 reported no process")
+    again = again_procs[0]
     ctx.expect_eq("injected: knob consumed", qom_int(ctx, "x-inject-fault-next"), 0)
     ctx.expect_eq(
         "injected: faults made by the knob (QOM injected-faults)",
@@ -314,27 +340,33 @@ def stuck_close(ctx: ScenarioContext, kind: str, knob: str, log: str) -> None:
     ctx.qom_set(VAS, knob, 1)
     ctx.must("dmesg -c > /dev/null")
     ctx.must(f"setsid {NX_STRESS} stuck {kind} 3 > {log} 2>&1 < /dev/null &")
-    first: dict[str, Any] = {}
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        lines = ctx.sh(f"cat {log}").stdout.decode(errors="replace").splitlines()
-        if lines and lines[0].endswith("}"):
-            first = json.loads(lines[0])
-            break
-        time.sleep(1)
+
+    def log_lines() -> list[str]:
+        return ctx.sh(f"cat {log}").stdout.decode(errors="replace").splitlines()
+
+    def first_done(lines: list[str]) -> bool:
+        return bool(lines) and lines[0].endswith("}")
+
+    def second_done(lines: list[str]) -> bool:
+        return len(lines) > 1 and lines[1].endswith("}")
+
+    lines = poll(
+        log_lines, first_done, timeout=120, interval=1, what=f"stuck {kind}: its first line"
+    )
+    first = parse_json_object(f"{NX_STRESS} stuck {kind}", lines[0])
     if not first or "error" in first:
         raise StepFailed(f"stuck {kind}: {first or 'no output'}")
     ctx.expect_eq(f"{knob}: knob consumed", qom_int(ctx, knob), 0)
     if kind == "complete":
         ctx.expect_eq(
             "lose-credit: the CRB itself completed (CSB valid, cc 0)",
-            (first["csb_valid"], first["cc"]),
+            int_fields(first, f"stuck {kind}", "csb_valid", "cc"),
             (1, 0),
         )
     else:
         ctx.expect_eq(
             "fifo-full: the fault CRB was refused (REJ_NO_CREDIT), so no CSB is ever written",
-            first["csb_valid"],
+            int_field(first, "csb_valid", f"stuck {kind}"),
             0,
         )
         ctx.expect_eq(
@@ -343,14 +375,13 @@ def stuck_close(ctx: ScenarioContext, kind: str, knob: str, log: str) -> None:
             1,
         )
     ctx.expect_eq("one send credit withheld by the model", qom_int(ctx, "credits-withheld"), 1)
+
     # poll_window_credits() warns every 1000 polls of 10 ms: about 10 s.
-    warn = ""
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not warn:
-        for line in ctx.dmesg().splitlines():
-            if "stuck. Waiting for credits returned for Window" in line:
-                warn = line
-        time.sleep(2)
+    def stuck_warning() -> str:
+        lines = ctx.dmesg().splitlines()
+        return next((ln for ln in reversed(lines) if STUCK_WARNING in ln), "")
+
+    warn = poll(stuck_warning, timeout=240, interval=2, what="the 'stuck' warning", fail=False)
     ctx.expect_in(
         f"{kind}: vas_win_close() waits for the credit (poll_window_credits warning)",
         "stuck. Waiting for credits returned for Window(",
@@ -358,30 +389,31 @@ def stuck_close(ctx: ScenarioContext, kind: str, knob: str, log: str) -> None:
         "dmesg",
     )
     ctx.expect_in(
-        f"{kind}: the warning names the program's pid", f"VAS: pid {first['pid']} ", warn, "dmesg"
+        f"{kind}: the warning names the program's pid",
+        f"VAS: pid {int_field(first, 'pid', f'stuck {kind}')} ",
+        warn,
+        "dmesg",
     )
     ctx.expect_in(f"{kind}: the warning shows 1023 of 1024 credits", "creds 1023", warn, "dmesg")
     ctx.expect_eq(
         f"{kind}: close() has not returned while the credit is out",
-        len(ctx.sh(f"cat {log}").stdout.decode().splitlines()),
+        len(log_lines()),
         1,
     )
     ctx.qom_set(VAS, "x-return-withheld-credits", True)
-    done: dict[str, Any] = {}
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        lines = ctx.sh(f"cat {log}").stdout.decode(errors="replace").splitlines()
-        if len(lines) > 1 and lines[1].endswith("}"):
-            done = json.loads(lines[1])
-            break
-        time.sleep(1)
+    lines = poll(
+        log_lines, second_done, timeout=60, interval=1, what="close() to return", fail=False
+    )
+    done = parse_json_object(f"{NX_STRESS} stuck {kind}", lines[1]) if second_done(lines) else {}
     ctx.check(
         f"{kind}: close() returned once the credit came back", bool(done), done, "close_seconds"
     )
     ctx.expect_eq(f"{kind}: no credit withheld any more", qom_int(ctx, "credits-withheld"), 0)
     check_credits_at_rest(ctx, f"{kind}: after the close", windows_before)
     if done:
-        ctx.measure(f"{kind}_stuck_close_seconds", done["close_seconds"])
+        ctx.measure(
+            f"{kind}_stuck_close_seconds", number_field(done, "close_seconds", f"stuck {kind}")
+        )
 
 
 @scenario(
@@ -400,24 +432,33 @@ def credits(ctx: ScenarioContext) -> None:
     check_credits_at_rest(ctx, "before", windows_before)
     lost_before = qom_int(ctx, "credits-lost")
     data = stress_json(ctx, f"windows {MANY_WINDOWS}", timeout=900)
-    ctx.expect_eq("user windows opened at once", data["opened"], MANY_WINDOWS)
-    ctx.expect_eq("CRBs accepted by paste, one per window", data["pasted"], data["opened"])
+    where = "faultlab-nx-stress windows"
+    opened = int_field(data, "opened", where)
+    ctx.expect_eq("user windows opened at once", opened, MANY_WINDOWS)
     ctx.expect_eq(
-        "CSBs with the fault code (cc 250), one per window", data["faulted"], data["opened"]
+        "CRBs accepted by paste, one per window", int_field(data, "pasted", where), opened
     )
-    ctx.expect_eq("CSBs with another code", data["other"], 0)
-    ctx.expect_eq("in-flight close: the CRB was pasted", data["inflight_pasted"], 1)
-    ctx.expect_range("in-flight close: close() returned (s)", data["inflight_close_seconds"], 0, 30)
+    ctx.expect_eq(
+        "CSBs with the fault code (cc 250), one per window",
+        int_field(data, "faulted", where),
+        opened,
+    )
+    ctx.expect_eq("CSBs with another code", int_field(data, "other", where), 0)
+    ctx.expect_eq(
+        "in-flight close: the CRB was pasted", int_field(data, "inflight_pasted", where), 1
+    )
+    inflight_close = number_field(data, "inflight_close_seconds", where)
+    ctx.expect_range("in-flight close: close() returned (s)", inflight_close, 0, 30)
     ctx.expect_eq(
         "faults counted by the model",
         qom_int(ctx, "faults") - faults_before,
-        data["opened"] + 1,
+        opened + 1,
     )
     check_credits_at_rest(ctx, "after all windows closed", windows_before)
-    ctx.measure("windows_opened", data["opened"])
+    ctx.measure("windows_opened", opened)
     for key in ("open_seconds", "fault_seconds", "close_seconds"):
-        ctx.measure(f"windows_{key}", data[key])
-    ctx.measure("inflight_close_seconds", data["inflight_close_seconds"])
+        ctx.measure(f"windows_{key}", number_field(data, key, where))
+    ctx.measure("inflight_close_seconds", inflight_close)
 
     stuck_close(ctx, "complete", "x-inject-lose-credit", f"{STRESS_DIR}-lose.log")
     stuck_close(ctx, "fault", "x-inject-fault-fifo-full", f"{STRESS_DIR}-fifo.log")
@@ -443,7 +484,8 @@ THROUGHPUT_MB = 32
 def throughput(ctx: ScenarioContext) -> None:
     ctx.must(f"rm -rf {STRESS_DIR} && mkdir -p {STRESS_DIR}")
     data = stress_json(ctx, f"throughput {STRESS_DIR} {THROUGHPUT_MB}", timeout=900)
-    ctx.expect_eq("requests that failed", data["bad"], 0)
+    where = "faultlab-nx-stress throughput"
+    ctx.expect_eq("requests that failed", int_field(data, "bad", where), 0)
     chunk = guest_bytes(ctx, f"{STRESS_DIR}/tp.in")
     out = guest_bytes(ctx, f"{STRESS_DIR}/tp.out")
     plain = raw_inflate(out)
@@ -461,7 +503,9 @@ def throughput(ctx: ScenarioContext) -> None:
         for i in range(0, len(host_in), len(chunk))
     )
     host_s = time.perf_counter() - t0
-    ctx.measure("guest_nx_mb_per_s", data["mb_per_s"])
-    ctx.measure("guest_nx_ratio", round(data["out_bytes"] / data["bytes"], 4))
+    ctx.measure("guest_nx_mb_per_s", number_field(data, "mb_per_s", where))
+    in_bytes = int_field(data, "bytes", where)
+    ratio = round(int_field(data, "out_bytes", where) / in_bytes, 4) if in_bytes else None
+    ctx.measure("guest_nx_ratio", ratio)
     ctx.measure("host_zlib1_mb_per_s", round(len(host_in) / host_s / 1e6, 3))
     ctx.measure("host_zlib1_ratio", round(host_out / len(host_in), 4))

@@ -36,6 +36,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from faultlab import access
+from faultlab.access import dict_field, dicts, int_field, int_fields
 from faultlab.needs import Needs
 from faultlab.scenario import ScenarioContext, StepFailed, parse_json_object, scenario
 
@@ -182,10 +184,8 @@ def host_gunzip(data: bytes) -> tuple[int, bytes, str]:
 
 
 def qom_int(ctx: ScenarioContext, prop: str) -> int:
-    value = ctx.qom_get(VAS, prop)
-    if not isinstance(value, int):
-        raise StepFailed(f"qom-get {VAS} {prop} returned {value!r}")
-    return value
+    """An integer QOM property of the spapr-vas device."""
+    return access.qom_int(ctx, VAS, prop)
 
 
 def check_platform(ctx: ScenarioContext) -> None:
@@ -339,71 +339,65 @@ PASTE_ACCEPTED = 2  # CR0 = 0b001 || XER[SO], SO clear
 SIGSEGV, SEGV_MAPERR = 11, 1
 
 
-def _int(obj: dict[str, Any], key: str) -> int:
-    value = obj.get(key)
-    if not isinstance(value, int):
-        raise StepFailed(f"faultlab-nx-fault: {key!r} is {value!r}, not an integer")
-    return value
-
-
-def _obj(obj: dict[str, Any], key: str) -> dict[str, Any]:
-    value = obj.get(key)
-    if not isinstance(value, dict):
-        raise StepFailed(f"faultlab-nx-fault: {key!r} is {value!r}, not an object")
-    return value
-
-
 def check_fault_cases(ctx: ScenarioContext, data: dict[str, Any]) -> None:
     """faultlab-nx-fault's three cases (shared with the PowerNV scenario nx/translation-fault)."""
     cases = data.get("cases")
     if not isinstance(cases, list) or len(cases) != 3:
         raise StepFailed(f"faultlab-nx-fault printed no three cases: {data!r}")
+    cases = dicts(cases, "faultlab-nx-fault cases")
     if [c.get("name") for c in cases] != ["src-absent", "tgt-absent", "csb-readonly"]:
         raise StepFailed(f"faultlab-nx-fault cases: {[c.get('name') for c in cases]}")
     ro = cases.pop()
     for case in cases:
         name = str(case.get("name"))
-        fault, retry = _obj(case, "fault"), _obj(case, "retry")
-        ctx.expect_eq(f"{name}: paste accepted", _int(fault, "cr0"), PASTE_ACCEPTED)
+        fw, rw = f"{name}.fault", f"{name}.retry"
+        fault, retry = dict_field(case, "fault", name), dict_field(case, "retry", name)
+        ctx.expect_eq(f"{name}: paste accepted", int_field(fault, "cr0", fw), PASTE_ACCEPTED)
         ctx.expect_eq(
             f"{name}: CSB written by the kernel's fault path (valid, cc, ce)",
-            (_int(fault, "completed"), _int(fault, "cc"), _int(fault, "ce")),
+            int_fields(fault, fw, "completed", "cc", "ce"),
             (1, CSB_CC_FAULT_ADDRESS, CSB_CE_TERMINATION),
         )
         ctx.expect_eq(
             f"{name}: CSB fault address = the untouched page's first byte",
-            hex(_int(fault, "addr")),
-            hex(_int(case, "expected_addr")),
+            hex(int_field(fault, "addr", fw)),
+            hex(int_field(case, "expected_addr", name)),
         )
         ctx.expect_eq(
             f"{name}: resubmission accepted (the credit came back)",
-            _int(retry, "cr0"),
+            int_field(retry, "cr0", rw),
             PASTE_ACCEPTED,
         )
+        completed, cc = int_fields(retry, rw, "completed", "cc")
         ctx.check(
             f"{name}: resubmission completes (cc 0 or 64)",
-            _int(retry, "completed") == 1 and _int(retry, "cc") in (0, 64),
-            (_int(retry, "completed"), _int(retry, "cc")),
+            completed == 1 and cc in (0, 64),
+            (completed, cc),
             "(1, 0|64)",
         )
         ctx.expect_eq(
             f"{name}: CPB CRC = CRC32 of the source",
-            _int(case, "cpb_crc"),
-            _int(case, "source_crc"),
+            int_field(case, "cpb_crc", name),
+            int_field(case, "source_crc", name),
         )
-        ctx.check(f"{name}: compressed bytes", _int(retry, "tpbc") > 0, _int(retry, "tpbc"), "> 0")
+        tpbc = int_field(retry, "tpbc", rw)
+        ctx.check(f"{name}: compressed bytes", tpbc > 0, tpbc, "> 0")
     # The CSB page read-only: NX faults on the CPB output (same page), the kernel's CSB
     # write fails too, and the process gets SIGSEGV at the CSB address (vas_update_csb).
-    ctx.expect_eq("csb-readonly: paste accepted", _int(ro, "cr0"), PASTE_ACCEPTED)
+    where = "csb-readonly"
+    ctx.expect_eq("csb-readonly: paste accepted", int_field(ro, "cr0", where), PASTE_ACCEPTED)
+    signal, si_code, si_addr, csb_flags = int_fields(
+        ro, where, "signal", "si_code", "si_addr", "csb_flags"
+    )
     ctx.expect_eq(
         "csb-readonly: SIGSEGV (SEGV_MAPERR) at the CSB address, CSB not written",
-        (_int(ro, "signal"), _int(ro, "si_code"), hex(_int(ro, "si_addr")), _int(ro, "csb_flags")),
-        (SIGSEGV, SEGV_MAPERR, hex(_int(ro, "csb_addr")), 0),
+        (signal, si_code, hex(si_addr), csb_flags),
+        (SIGSEGV, SEGV_MAPERR, hex(int_field(ro, "csb_addr", where)), 0),
     )
-    retry = _obj(ro, "retry")
+    retry = dict_field(ro, "retry", where)
     ctx.expect_eq(
         "csb-readonly: resubmission after mprotect completes",
-        (_int(retry, "cr0"), _int(retry, "completed"), _int(retry, "cc")),
+        int_fields(retry, f"{where}.retry", "cr0", "completed", "cc"),
         (PASTE_ACCEPTED, 1, 0),
     )
 
@@ -461,38 +455,41 @@ def copy_paste(ctx: ScenarioContext) -> None:
             raise StepFailed(f"faultlab-copy-paste printed no case {name!r}")
         return by_name[name]
 
+    def ints(name: str, *keys: str) -> tuple[int, ...]:
+        return int_fields(case(name), name, *keys)
+
     sigbus, sigsegv = 7, 11
     for name, sig in (
         ("copy-unaligned", sigbus),
         ("copy-unmapped", sigsegv),
         ("paste-unmapped", sigsegv),
     ):
-        c = case(name)
+        signal, si_addr, expected_addr = ints(name, "signal", "si_addr", "expected_addr")
         ctx.expect_eq(
             f"{name}: signal and si_addr",
-            (_int(c, "signal"), hex(_int(c, "si_addr"))),
-            (sig, hex(_int(c, "expected_addr"))),
+            (signal, hex(si_addr)),
+            (sig, hex(expected_addr)),
         )
-    c = case("paste-memory")
     ctx.expect_eq(
         "paste. to memory: CR0, bytes stored, neighbours untouched",
-        (_int(c, "cr0"), _int(c, "bytes_equal"), _int(c, "before_untouched")),
+        ints("paste-memory", "cr0", "bytes_equal", "before_untouched"),
         (0b0010, 1, 1),
     )
-    c = case("paste-memory-so")
     ctx.expect_eq(
         "paste. to memory with XER[SO]: CR0 and bytes",
-        (_int(c, "cr0"), _int(c, "bytes_equal")),
+        ints("paste-memory-so", "cr0", "bytes_equal"),
         (0b0011, 1),
     )
-    c = case("paste-no-copy")
     ctx.expect_eq(
         "paste. after cp_abort: CR0 and nothing stored",
-        (_int(c, "cr0"), _int(c, "untouched")),
+        ints("paste-no-copy", "cr0", "untouched"),
         (0b0000, 1),
     )
-    c = case("paste-window-no-copy")
-    ctx.expect_eq("paste. to a window after cp_abort: CR0", _int(c, "cr0"), 0b0000)
+    ctx.expect_eq(
+        "paste. to a window after cp_abort: CR0",
+        int_field(case("paste-window-no-copy"), "cr0", "paste-window-no-copy"),
+        0b0000,
+    )
 
 
 HCALL_MODULE = "/opt/faultlab/modules/faultlab_hcall.ko"
@@ -553,8 +550,9 @@ def hcall_hostile(ctx: ScenarioContext) -> None:
     )
     data = ctx.json(NX_FAULT, timeout=300)
     cases = data.get("cases")
-    done = [
-        (_int(_obj(c, "retry"), "completed"), _int(_obj(c, "retry"), "cc"))
-        for c in (cases if isinstance(cases, list) else [])
+    retries = [
+        dict_field(c, "retry", f"faultlab-nx-fault cases[{i}]")
+        for i, c in enumerate(cases if isinstance(cases, list) else [])
     ]
+    done = [(int_field(r, "completed", "retry"), int_field(r, "cc", "retry")) for r in retries]
     ctx.expect_eq("NX requests still complete afterwards (faultlab-nx-fault)", done, [(1, 0)] * 3)

@@ -20,12 +20,13 @@ kernel: read() into it) and checks every byte afterwards.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from faultlab.access import int_field, qom_int, qom_ints
 from faultlab.needs import Needs
-from faultlab.scenario import ScenarioContext, StepFailed, parse_json_object, scenario
+from faultlab.polling import poll
+from faultlab.scenario import ScenarioContext, parse_json_object, scenario
 from faultlab.scenarios.pseries import HCALL_MODULE, check_hcall_module
 
 APF_ID = "apf0"
@@ -76,16 +77,29 @@ HOSTILE_EXPECTED = {
 }
 
 
-def _wait(what: str, cond: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise StepFailed(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
+POLL_S = 0.05  # how often a wait asks QEMU or the guest again
+DSI_TIMEOUT_S = 20.0
+SLEEP_TIMEOUT_S = 10.0
+
+
+def _wait_dsi(ctx: ScenarioContext) -> None:
+    """Until QEMU has delivered an expropriation DSI."""
+    poll(
+        lambda: qom_int(ctx, APF, "apf-faults-delivered"),
+        lambda n: n > 0,
+        timeout=DSI_TIMEOUT_S,
+        interval=POLL_S,
+        what="the expropriation DSI",
+    )
+
+
+def _wait_asleep(prog: Program, what: str = "the task to sleep") -> None:
+    """Until the program's task is in state D."""
+    poll(prog.state, lambda s: s == "D", timeout=SLEEP_TIMEOUT_S, interval=POLL_S, what=what)
 
 
 def _qom_counters(ctx: ScenarioContext) -> dict[str, int]:
-    return {k: int(ctx.qom_get(APF, k)) for k in (*QOM_COUNTERS, "pending")}
+    return qom_ints(ctx, APF, (*QOM_COUNTERS, "pending"))
 
 
 def _guest_stats(ctx: ScenarioContext) -> dict[str, int]:
@@ -128,18 +142,17 @@ class Program:
         ]
 
     def wait_stage(self, stage: str, timeout: float = 30.0) -> dict[str, Any]:
-        found: list[dict[str, Any]] = []
-
-        def seen() -> bool:
-            found[:] = [o for o in self.lines() if o.get("stage") == stage]
-            return bool(found)
-
-        _wait(f"faultlab-apf stage {stage!r}", seen, timeout)
+        found = poll(
+            lambda: [o for o in self.lines() if o.get("stage") == stage],
+            timeout=timeout,
+            interval=POLL_S,
+            what=f"faultlab-apf stage {stage!r}",
+        )
         return found[-1]
 
     @property
     def pid(self) -> int:
-        return int(self.ready["pid"])
+        return int_field(self.ready, "pid", "faultlab-apf ready line")
 
     def state(self) -> str:
         """The task's state letter from /proc/PID/stat (R, S, D...)."""
@@ -151,12 +164,12 @@ class Program:
 
 
 def _expropriate(ctx: ScenarioContext, prog: Program) -> int:
-    gpa = int(prog.ready["gpa"])
+    gpa = int_field(prog.ready, "gpa", "faultlab-apf ready line")
     ctx.check("faultlab-apf found its page's guest-physical address", gpa > 0, gpa, "> 0")
     ctx.qom_set(APF, "expropriate", gpa)
-    corr = int(ctx.qom_get(APF, "last-correlation"))
+    corr = qom_int(ctx, APF, "last-correlation")
     ctx.check("the page has a non-zero correlation number", 0 < corr < 1 << 16, corr, "1..65535")
-    ctx.expect_eq("pages expropriated", int(ctx.qom_get(APF, "pending")), 1)
+    ctx.expect_eq("pages expropriated", qom_int(ctx, APF, "pending"), 1)
     return corr
 
 
@@ -201,8 +214,8 @@ def apf_user(ctx: ScenarioContext) -> None:
     q0, g0 = _qom_counters(ctx), _guest_stats(ctx)
     corr = _expropriate(ctx, prog)
     prog.touch()
-    _wait("the expropriation DSI", lambda: int(ctx.qom_get(APF, "apf-faults-delivered")) > 0)
-    _wait("the task to sleep", lambda: prog.state() == "D", timeout=10)
+    _wait_dsi(ctx)
+    _wait_asleep(prog)
     ctx.expect_eq("task state while the page is away", prog.state(), "D")
     time.sleep(1.0)
     ctx.expect_eq("task state 1 s later", prog.state(), "D")
@@ -212,7 +225,7 @@ def apf_user(ctx: ScenarioContext) -> None:
     ctx.expect_eq("guest: tasks sleeping now", _guest_stats(ctx).get("sleeping"), 1)
     ctx.expect_eq(
         "QEMU: one DSI, no re-fault while asleep",
-        int(ctx.qom_get(APF, "apf-faults-delivered")) - q0["apf-faults-delivered"],
+        qom_int(ctx, APF, "apf-faults-delivered") - q0["apf-faults-delivered"],
         1,
     )
     ctx.expect_eq("no result before the subvention", len(prog.lines()), 1)
@@ -295,14 +308,14 @@ def apf_kernel(ctx: ScenarioContext) -> None:
     # The program read()s into the page every 10 ms: the next read after this takes the DSI
     # in the kernel, and the guest's only vCPU waits there: QMP only until the subvention.
     corr = _expropriate(ctx, prog)
-    _wait("the expropriation DSI", lambda: int(ctx.qom_get(APF, "apf-faults-delivered")) > 0)
+    _wait_dsi(ctx)
     time.sleep(1.0)
     ctx.expect_eq(
         "QEMU: one DSI while the kernel waits (it polls the SNS, not the page)",
-        int(ctx.qom_get(APF, "apf-faults-delivered")) - q0["apf-faults-delivered"],
+        qom_int(ctx, APF, "apf-faults-delivered") - q0["apf-faults-delivered"],
         1,
     )
-    ctx.expect_eq("QEMU: the page is still away", int(ctx.qom_get(APF, "pending")), 1)
+    ctx.expect_eq("QEMU: the page is still away", qom_int(ctx, APF, "pending"), 1)
     ctx.qom_set(APF, "subvene", corr)
     done = prog.wait_stage("done")
     _check_done(ctx, done, read=4096, waited=True)
@@ -335,9 +348,14 @@ def apf_disabled(ctx: ScenarioContext) -> None:
     q = _delta(_qom_counters(ctx), q0)
     ctx.expect_eq("QEMU: expropriation DSIs", q["apf-faults-delivered"], 0)
     ctx.expect_eq("QEMU: accesses served synchronously", q["sync-accesses"], 1)
-    ctx.expect_eq("QEMU: pages still away", int(ctx.qom_get(APF, "pending")), 0)
+    ctx.expect_eq("QEMU: pages still away", qom_int(ctx, APF, "pending"), 0)
     g = _delta(_guest_stats(ctx), g0)
-    ctx.expect_eq("guest: faults seen (delta)", g["user_faults"] + g["kernel_faults"], 0)
+    ctx.expect_eq(
+        "guest: faults seen (delta)",
+        int_field(g, "user_faults", "guest stats delta")
+        + int_field(g, "kernel_faults", "guest stats delta"),
+        0,
+    )
     ctx.must(f"echo 1 > {DEBUGFS}/enable")
     ctx.expect_eq("expropriation enabled again", _guest_stats(ctx).get("enabled"), 1)
 
@@ -356,12 +374,10 @@ def apf_hcall_hostile(ctx: ScenarioContext) -> None:
     # Deregistering with a page still expropriated is a guest error QEMU logs and survives.
     prog = Program(ctx, "user")
     q0 = _qom_counters(ctx)
-    errors0 = int(ctx.qom_get(APF, "hcall-errors"))
+    errors0 = qom_int(ctx, APF, "hcall-errors")
     _expropriate(ctx, prog)
     check_hcall_module(ctx, "set=apf", HOSTILE_EXPECTED)
-    ctx.expect_eq(
-        "QEMU counted the refused calls", int(ctx.qom_get(APF, "hcall-errors")) - errors0, 7
-    )
+    ctx.expect_eq("QEMU counted the refused calls", qom_int(ctx, APF, "hcall-errors") - errors0, 7)
     ctx.expect_eq("QEMU still running", ctx.qmp("query-status").get("status"), "running")
     ctx.expect_eq("no SNS left registered", ctx.qom_get(APF, "sns-registered"), False)
     qemu_log = Path(ctx.guest.result_dir, "qemu.log")
@@ -375,7 +391,7 @@ def apf_hcall_hostile(ctx: ScenarioContext) -> None:
     q = _delta(_qom_counters(ctx), q0)
     ctx.expect_eq("QEMU: expropriation DSIs (base kernel)", q["apf-faults-delivered"], 0)
     ctx.expect_eq("QEMU: accesses served synchronously", q["sync-accesses"], 1)
-    ctx.expect_eq("QEMU: pages still away", int(ctx.qom_get(APF, "pending")), 0)
+    ctx.expect_eq("QEMU: pages still away", qom_int(ctx, APF, "pending"), 0)
 
 
 @scenario(
@@ -395,17 +411,17 @@ def apf_overflow(ctx: ScenarioContext) -> None:
     q0, g0 = _qom_counters(ctx), _guest_stats(ctx)
     corr = _expropriate(ctx, prog)
     prog.touch()
-    _wait("the expropriation DSI", lambda: int(ctx.qom_get(APF, "apf-faults-delivered")) > 0)
-    _wait("the task to sleep", lambda: prog.state() == "D", timeout=10)
+    _wait_dsi(ctx)
+    _wait_asleep(prog)
     time.sleep(1.0)
     ctx.expect_eq("task state 1 s later", prog.state(), "D")
     ctx.expect_eq("guest: tasks sleeping now", _guest_stats(ctx).get("sleeping"), 1)
     # Filling the 2047-entry queue for real needs 2047 unread numbers: the knob makes the
     # next notification find it full, with the same outcome.
     ctx.qom_set(APF, "x-inject-sns-full", 1)
-    ctx.expect_eq("injection armed", int(ctx.qom_get(APF, "x-inject-sns-full")), 1)
+    ctx.expect_eq("injection armed", qom_int(ctx, APF, "x-inject-sns-full"), 1)
     ctx.qom_set(APF, "subvene", corr)
-    ctx.expect_eq("injection consumed", int(ctx.qom_get(APF, "x-inject-sns-full")), 0)
+    ctx.expect_eq("injection consumed", qom_int(ctx, APF, "x-inject-sns-full"), 0)
     done = prog.wait_stage("done")
     _check_done(ctx, done, waited=True)
     q = _delta(_qom_counters(ctx), q0)
@@ -440,7 +456,7 @@ def apf_overflow(ctx: ScenarioContext) -> None:
     q1, g1 = _qom_counters(ctx), _guest_stats(ctx)
     corr = _expropriate(ctx, prog)
     prog.touch()
-    _wait("the task to sleep again", lambda: prog.state() == "D", timeout=10)
+    _wait_asleep(prog, "the task to sleep again")
     time.sleep(1.0)
     ctx.qom_set(APF, "subvene", corr)
     _check_done(ctx, prog.wait_stage("done"), waited=True)

@@ -16,10 +16,11 @@ request (commands through a FIFO), falling back to software CRC32 where a paste 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
+from faultlab.access import dict_field, dicts, int_field
 from faultlab.needs import Needs
+from faultlab.polling import poll
 from faultlab.scenario import ScenarioContext, StepFailed, scenario
 from faultlab.scenarios.pseries import VAS_NEEDS
 
@@ -51,8 +52,8 @@ def credits(ctx: ScenarioContext, caps: str) -> tuple[int, int]:
     return ctx.read_int(f"{caps}/nr_total_credits"), ctx.read_int(f"{caps}/nr_used_credits")
 
 
-def out_lines(ctx: ScenarioContext) -> list[dict[str, Any]]:
-    lines = [ln for ln in ctx.read(OUT).splitlines() if ln.strip()]
+def out_lines(ctx: ScenarioContext, path: str = OUT) -> list[dict[str, Any]]:
+    lines = [ln for ln in ctx.read(path).splitlines() if ln.strip()]
     try:
         return [json.loads(ln) for ln in lines]
     except json.JSONDecodeError as exc:
@@ -60,16 +61,16 @@ def out_lines(ctx: ScenarioContext) -> list[dict[str, Any]]:
 
 
 def wait_lines(ctx: ScenarioContext, count: int, timeout: float = 120.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = out_lines(ctx)
-        if len(lines) >= count:
-            if "error" in lines[-1]:
-                raise StepFailed(f"faultlab-vas-credits: {lines[-1]['error']}")
-            return lines
-        if time.monotonic() > deadline:
-            raise StepFailed(f"faultlab-vas-credits gave {len(lines)} lines, not {count}")
-        time.sleep(0.5)
+    lines = poll(
+        lambda: out_lines(ctx),
+        lambda got: len(got) >= count,
+        timeout=timeout,
+        interval=0.5,
+        what=f"{count} lines from faultlab-vas-credits in {OUT}",
+    )
+    if "error" in lines[-1]:
+        raise StepFailed(f"faultlab-vas-credits: {lines[-1]['error']}")
+    return lines
 
 
 def paste_round(ctx: ScenarioContext, count: int) -> list[dict[str, Any]]:
@@ -79,6 +80,7 @@ def paste_round(ctx: ScenarioContext, count: int) -> list[dict[str, Any]]:
     windows = line.get("windows")
     if not isinstance(windows, list):
         raise StepFailed(f"faultlab-vas-credits round without windows: {line!r}")
+    windows = dicts(windows, "faultlab-vas-credits windows")
     for w in windows:
         if w.get("crc") != line.get("source_crc"):
             raise StepFailed(f"window {w.get('window')}: CRC {w.get('crc')} != source")
@@ -90,26 +92,53 @@ def paths(windows: list[dict[str, Any]]) -> list[str]:
 
 
 def wait_sysfs(ctx: ScenarioContext, path: str, value: int, timeout: float = 180.0) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = ctx.read_int(path)
-        if got == value or time.monotonic() > deadline:
-            return got
-        time.sleep(1.0)
+    """`path`'s value once it is `value`, or the last one read after `timeout` seconds."""
+    return poll(
+        lambda: ctx.read_int(path),
+        lambda got: got == value,
+        timeout=timeout,
+        interval=1.0,
+        what=f"{path} = {value}",
+        fail=False,
+    )
 
 
 def core_paths(ctx: ScenarioContext) -> dict[int, str | None]:
     cores = ctx.qmp("query-hotpluggable-cpus")
-    return {int(c["props"]["core-id"]): c.get("qom-path") for c in cores}
+    if not isinstance(cores, list):
+        raise StepFailed(f"query-hotpluggable-cpus returned {cores!r:.120}")
+    where = "query-hotpluggable-cpus"
+    return {
+        int_field(dict_field(c, "props", where), "core-id", f"{where} props"): c.get("qom-path")
+        for c in cores
+    }
 
 
-def wait_core(ctx: ScenarioContext, core: int, present: bool, timeout: float = 180.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (core_paths(ctx).get(core) is not None) == present:
-            return True
-        time.sleep(1.0)
-    return False
+def wait_core(ctx: ScenarioContext, core: int, present: bool, timeout: float = 180.0) -> str | None:
+    """The core's QOM path (None: not plugged) once it is `present`, or as it is after
+    `timeout` seconds."""
+    return poll(
+        lambda: core_paths(ctx).get(core),
+        lambda path: (path is not None) == present,
+        timeout=timeout,
+        interval=1.0,
+        what=f"core {core} {'plugged' if present else 'unplugged'}",
+        fail=False,
+    )
+
+
+def core_state(qom_path: str | None) -> str:
+    """What query-hotpluggable-cpus says of a core: unplugged, or plugged at its QOM path."""
+    return "unplugged" if qom_path is None else f"plugged ({qom_path})"
+
+
+def expect_core(
+    ctx: ScenarioContext, name: str, core: int, present: bool, timeout: float = 180.0
+) -> None:
+    """Check `core` becomes plugged (or unplugged), recording the state QEMU reports."""
+    path = wait_core(ctx, core, present, timeout)
+    want = "plugged" if present else "unplugged"
+    ctx.check(name, (path is not None) == present, core_state(path), want)
 
 
 def online_cpus(ctx: ScenarioContext) -> str:
@@ -153,7 +182,7 @@ def dlpar_credits(ctx: ScenarioContext) -> None:
     if removed is None:
         raise StepFailed("core 1 is not present at boot")
     ctx.qmp("device_del", id=removed)
-    ctx.check("core 1 released by the guest", wait_core(ctx, 1, False), "unplugged", "unplugged")
+    expect_core(ctx, "core 1 released by the guest", 1, present=False)
     remaining = target - CREDITS_PER_CORE
     total = wait_sysfs(ctx, f"{DEFAULT}/nr_total_credits", remaining)
     ctx.expect_eq("CPUs online after removal", online_cpus(ctx), "0")
@@ -176,16 +205,21 @@ def dlpar_credits(ctx: ScenarioContext) -> None:
 
     # DLPAR core add: the same windows reopen.
     ctx.qmp("device_add", driver=CORE_TYPE, id="core1", **{"core-id": 1})
-    ctx.check("core 1 plugged", wait_core(ctx, 1, True), "plugged", "plugged")
+    expect_core(ctx, "core 1 plugged", 1, present=True)
     total = wait_sysfs(ctx, f"{DEFAULT}/nr_total_credits", target)
     ctx.expect_eq(
         "after add: (total, used)",
         (total, ctx.read_int(f"{DEFAULT}/nr_used_credits")),
         (target, target),
     )
-    deadline = time.monotonic() + 60
-    while online_cpus(ctx) != f"0-{CORES - 1}" and time.monotonic() < deadline:
-        time.sleep(1.0)
+    poll(
+        lambda: online_cpus(ctx),
+        lambda cpus: cpus == f"0-{CORES - 1}",
+        timeout=60,
+        interval=1.0,
+        what="CPUs online",
+        fail=False,
+    )
     ctx.expect_eq("CPUs online after add", online_cpus(ctx), f"0-{CORES - 1}")
     r3 = paste_round(ctx, 4)
     ctx.expect_eq("after add: every window pastes to NX again", paths(r3), ["nx"] * target)
@@ -197,12 +231,25 @@ def dlpar_credits(ctx: ScenarioContext) -> None:
 
 
 QOS_CREDITS = 4
+BAD_TOTALS = ("70000", "abc")  # not a u16
 QOS_ARGS = ("-device", f"spapr-vas,id={VAS_ID},qos-credits={QOS_CREDITS}")
 
 
-def set_qos_total(ctx: ScenarioContext, value: str) -> int:
-    """Write update_total_credits; the shell's exit status (non-zero: the write failed)."""
+def set_qos_total(ctx: ScenarioContext, value: str) -> int | None:
+    """Write update_total_credits; the shell's exit status (non-zero or None: the write
+    failed)."""
     return ctx.sh(f"echo {value} > {QOS}/update_total_credits").exit_code
+
+
+def expect_bad_totals_refused(ctx: ScenarioContext) -> None:
+    """Write each bad total, whatever the one before did; the check shows every exit status."""
+    statuses = {value: set_qos_total(ctx, value) for value in BAD_TOTALS}
+    ctx.check(
+        "update_total_credits refuses a value that is not a u16",
+        all(status != 0 for status in statuses.values()),
+        {f"echo {value}": f"exit {status}" for value, status in statuses.items()},
+        "a non-zero exit status for each (the write refused)",
+    )
 
 
 @scenario(
@@ -248,12 +295,7 @@ def qos_credits(ctx: ScenarioContext) -> None:
         "default credits untouched by the QoS change", credits(ctx, DEFAULT), default_before
     )
 
-    ctx.check(
-        "update_total_credits refuses a value that is not a u16",
-        set_qos_total(ctx, "70000") != 0 and set_qos_total(ctx, "abc") != 0,
-        "refused",
-        "refused",
-    )
+    expect_bad_totals_refused(ctx)
     ctx.expect_eq(
         "QoS total unchanged by the refused writes", credits(ctx, QOS), (lower, QOS_CREDITS)
     )
@@ -279,7 +321,10 @@ def qos_credits(ctx: ScenarioContext) -> None:
         f"cat {OUT}.2; echo quit > {FIFO}.2",
         timeout=120,
     )
-    extra = json.loads(ctx.read(f"{OUT}.2").splitlines()[0])
+    extra_lines = out_lines(ctx, f"{OUT}.2")
+    if not extra_lines:
+        raise StepFailed(f"faultlab-vas-credits printed nothing into {OUT}.2")
+    extra = extra_lines[0]
     ctx.expect_eq(
         "one more QoS window: the kernel tries, the hypervisor refuses (opened, errno)",
         (extra.get("opened"), extra.get("errno")),

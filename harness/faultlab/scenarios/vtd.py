@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from faultlab import smmu_results as sr
+from faultlab.access import dict_field, qom_ints
 from faultlab.needs import Needs, PatchNeed
 from faultlab.scenario import ScenarioContext, StepFailed, scenario
 from faultlab.scenarios.smmu import (
@@ -30,7 +31,6 @@ from faultlab.scenarios.smmu import (
     decoded,
     load_driver,
     program,
-    qom_counters,
 )
 
 # The intel-iommu is the platform's first -device and has no id (platforms.py).
@@ -80,8 +80,8 @@ def vtd_scenario(name: str, summary: str) -> Any:
 
 def counters(ctx: ScenarioContext) -> dict[str, int]:
     """The VT-d model's and the device's QOM counters and the driver's sysfs counters."""
-    out = qom_counters(ctx, VTD, VTD_COUNTERS)
-    out.update(qom_counters(ctx, DMA, sr.DMA_COUNTERS))
+    out = qom_ints(ctx, VTD, VTD_COUNTERS)
+    out.update(qom_ints(ctx, DMA, sr.DMA_COUNTERS))
     out.update({f"driver {k}": ctx.read_int(f"{SYSFS}/{k}") for k in DRIVER_TOTALS})
     return out
 
@@ -100,7 +100,7 @@ def prq_retry(ctx: ScenarioContext) -> None:
     n = PAGES
     data = program(ctx, f"untouched {n}")
     run = copy_case(ctx, "untouched", data, n * sr.PAGE, n)
-    src = decoded("untouched", sr.Compare.decode, sr.get_obj(data, "src_compare"))
+    src = decoded("untouched", sr.Compare.decode, dict_field(data, "src_compare"))
     ctx.expect_eq("untouched: source intact", src.mismatches, 0)
     ctx.measure("untouched_pages", n)
     ctx.measure("untouched_us", run.elapsed_us)
@@ -109,9 +109,9 @@ def prq_retry(ctx: ScenarioContext) -> None:
 
     m = DONTNEED_PAGES
     data = program(ctx, f"dontneed {m}")
-    subs = sr.get_obj(data, "subcases")
-    copy_case(ctx, "dontneed dst", sr.get_obj(subs, "dst", "subcases"), m * sr.PAGE, m)
-    copy_case(ctx, "dontneed src", sr.get_obj(subs, "src", "subcases"), m * sr.PAGE, m)
+    subs = dict_field(data, "subcases")
+    copy_case(ctx, "dontneed dst", dict_field(subs, "dst", "subcases"), m * sr.PAGE, m)
+    copy_case(ctx, "dontneed src", dict_field(subs, "src", "subcases"), m * sr.PAGE, m)
 
     total = n + 2 * m
     end = counters(ctx)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from faultlab.access import int_field, int_fields
 from faultlab.needs import Needs
 from faultlab.scenario import ScenarioContext, StepFailed, parse_json_object, scenario
 
@@ -39,13 +40,6 @@ EIO = 5
 NEEDS = Needs(options=("INTEL_IOMMU_SVM",))
 # x86/insn-kernel loads faultlab_x86_insn with insmod and removes it with rmmod.
 MODULE_NEEDS = NEEDS | Needs(options=("MODULES", "MODULE_UNLOAD"), modules=("faultlab_x86_insn",))
-
-
-def _int(obj: dict[str, Any], key: str, who: str = "faultlab-x86-insn") -> int:
-    value = obj.get(key)
-    if not isinstance(value, int):
-        raise StepFailed(f"{who}: {key!r} is {value!r}, not an integer")
-    return value
 
 
 @scenario(
@@ -71,10 +65,13 @@ def insn_user(ctx: ScenarioContext) -> None:
             raise StepFailed(f"faultlab-x86-insn printed no case {name!r}")
         return by_name[name]
 
-    c = case("cpuid")
+    def ints(name: str, *keys: str) -> tuple[int, ...]:
+        return int_fields(case(name), f"faultlab-x86-insn {name}", *keys)
+
+    (ecx,) = ints("cpuid", "ecx")
     ctx.expect_eq(
         "CPUID.(7,0):ECX bits 27 MOVDIRI, 28 MOVDIR64B, 29 ENQCMD",
-        [(_int(c, "ecx") >> bit) & 1 for bit in (27, 28, 29)],
+        [(ecx >> bit) & 1 for bit in (27, 28, 29)],
         [1, 1, 1],
     )
     cpuinfo = ctx.read("/proc/cpuinfo")
@@ -86,49 +83,45 @@ def insn_user(ctx: ScenarioContext) -> None:
         [f in flags for f in ("movdiri", "movdir64b", "enqcmd")],
         [True, True, True],
     )
-    c = case("movdir64b-memory")
     ctx.expect_eq(
         "MOVDIR64B to memory (unaligned source): no signal, 64 bytes stored, neighbours untouched",
-        (
-            _int(c, "signal"),
-            _int(c, "bytes_equal"),
-            _int(c, "before_untouched"),
-            _int(c, "after_untouched"),
-        ),
+        ints("movdir64b-memory", "signal", "bytes_equal", "before_untouched", "after_untouched"),
         (0, 1, 1, 1),
     )
-    c = case("movdir64b-unaligned")
     ctx.expect_eq(
         "MOVDIR64B to dst+8: #GP as SIGSEGV SI_KERNEL, nothing stored",
-        (_int(c, "signal"), _int(c, "si_code"), _int(c, "si_addr"), _int(c, "untouched")),
+        ints("movdir64b-unaligned", "signal", "si_code", "si_addr", "untouched"),
         (SIGSEGV, SI_KERNEL, 0, 1),
     )
-    c = case("movdir64b-unmapped")
+    signal, si_code, si_addr, expected = ints(
+        "movdir64b-unmapped", "signal", "si_code", "si_addr", "expected_addr"
+    )
     ctx.expect_eq(
         "MOVDIR64B to an unmapped page: #PF as SIGSEGV SEGV_MAPERR at the destination",
-        (_int(c, "signal"), _int(c, "si_code"), hex(_int(c, "si_addr"))),
-        (SIGSEGV, SEGV_MAPERR, hex(_int(c, "expected_addr"))),
+        (signal, si_code, hex(si_addr)),
+        (SIGSEGV, SEGV_MAPERR, hex(expected)),
     )
-    c = case("movdir64b-readonly")
+    signal, si_code, si_addr, untouched, expected = ints(
+        "movdir64b-readonly", "signal", "si_code", "si_addr", "untouched", "expected_addr"
+    )
     ctx.expect_eq(
         "MOVDIR64B to a read-only page: #PF as SIGSEGV SEGV_ACCERR at the destination, unchanged",
-        (_int(c, "signal"), _int(c, "si_code"), hex(_int(c, "si_addr")), _int(c, "untouched")),
-        (SIGSEGV, SEGV_ACCERR, hex(_int(c, "expected_addr")), 1),
+        (signal, si_code, hex(si_addr), untouched),
+        (SIGSEGV, SEGV_ACCERR, hex(expected), 1),
     )
-    c = case("movdiri")
+    signal, m32, m64 = ints("movdiri", "signal", "m32", "m64")
     ctx.expect_eq(
         "MOVDIRI m32 (into 0xee..) and m64",
-        (_int(c, "signal"), hex(_int(c, "m32")), hex(_int(c, "m64"))),
+        (signal, hex(m32), hex(m64)),
         (0, hex(0xEEEEEEEE12345678), hex(0x0123456789ABCDEF)),
     )
     for name, what in (
         ("enqcmd-no-pasid", "ENQCMD with IA32_PASID not valid"),
         ("enqcmds-user", "ENQCMDS at CPL 3"),
     ):
-        c = case(name)
         ctx.expect_eq(
             f"{what}: #GP as SIGSEGV SI_KERNEL, nothing stored",
-            (_int(c, "signal"), _int(c, "si_code"), _int(c, "untouched")),
+            ints(name, "signal", "si_code", "untouched"),
             (SIGSEGV, SI_KERNEL, 1),
         )
 
@@ -150,32 +143,34 @@ def insn_kernel(ctx: ScenarioContext) -> None:
     r = parse_json_object("faultlab_x86_insn", m.group(1))
     who = "faultlab_x86_insn"
     ctx.expect_eq(
-        "IA32_PASID at boot (never written by this kernel)", _int(r, "pasid_msr_before", who), 0
+        "IA32_PASID at boot (never written by this kernel)",
+        int_field(r, "pasid_msr_before", who),
+        0,
     )
     ctx.expect_eq(
         "IA32_PASID after wrmsr(0x1234 | valid)",
-        hex(_int(r, "pasid_msr_readback", who)),
+        hex(int_field(r, "pasid_msr_readback", who)),
         hex(0x1234 | MSR_IA32_PASID_VALID),
     )
     ctx.expect_eq(
         "wrmsr IA32_PASID with reserved bit 20: #GP (wrmsr_safe -EIO)",
-        _int(r, "pasid_msr_reserved", who),
+        int_field(r, "pasid_msr_reserved", who),
         -EIO,
     )
     ctx.expect_eq(
         "ENQCMD (valid PASID) to memory: ZF=1 (retry), nothing stored",
-        (_int(r, "enqcmd_zf", who), _int(r, "enqcmd_untouched", who)),
+        (int_field(r, "enqcmd_zf", who), int_field(r, "enqcmd_untouched", who)),
         (1, 1),
     )
     ctx.expect_eq(
         "ENQCMDS to memory: ZF=1 (retry), nothing stored",
-        (_int(r, "enqcmds_zf", who), _int(r, "enqcmds_untouched", who)),
+        (int_field(r, "enqcmds_zf", who), int_field(r, "enqcmds_untouched", who)),
         (1, 1),
     )
     ctx.expect_eq(
-        "kernel movdir64b() to memory: 64 bytes stored", _int(r, "movdir64b_equal", who), 1
+        "kernel movdir64b() to memory: 64 bytes stored", int_field(r, "movdir64b_equal", who), 1
     )
-    ctx.expect_eq("X86_FEATURE_ENQCMD kept by the kernel", _int(r, "enqcmd_feature", who), 1)
+    ctx.expect_eq("X86_FEATURE_ENQCMD kept by the kernel", int_field(r, "enqcmd_feature", who), 1)
     ctx.must("rmmod faultlab_x86_insn")
 
 

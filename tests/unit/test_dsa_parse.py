@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -123,35 +121,6 @@ def test_file_counters_delta_and_unreadable() -> None:
         dsa.FileCounters.decode({"counters": {"before": {}}})
 
 
-def test_plan_follows_the_runner_and_op_cap() -> None:
-    cap = dsa.parse_op_cap("00000000,0003027d")  # no 0x8, no DIF, no cache flush
-    run, skipped = dsa.plan_dsa_tests(cap, 0x1)
-    names = {t.name for t in run}
-    assert names == {
-        "nop",
-        "drain",
-        "memmove",
-        "fill",
-        "compare",
-        "compare-pattern",
-        "dualcast",
-        "crc-gen",
-        "copy-crc",
-    }
-    assert not any(t.batch and t.name == "drain" for t in run)
-    mm = [t for t in run if t.name == "memmove" and not t.batch]
-    assert sorted({t.size for t in mm}) == list(dsa.SIZES)
-    assert {t.mode for t in mm} == {0, 1}
-    assert all(t.flags == 1 for t in run)
-    assert any("cache-flush (0x20)" in s for s in skipped)
-    assert any("dif-check (0x12)" in s for s in skipped)
-    batch = next(t for t in run if t.batch and t.name == "fill")
-    assert batch.argv.endswith("-o 0x1 -b 0x4 -c 16 -f 0x1 -t 5000")
-    assert batch.label.startswith("batch fill ")
-    single = next(t for t in run if not t.batch and t.name == "crc-gen" and t.mode == 1)
-    assert f"{dsa.DSA_TEST} -w 1 -l " in single.argv and "-o 0x10 " in single.argv
-
-
 def test_dsa_scenarios_registered_on_x86_with_the_device() -> None:
     scenarios = load_scenarios()
     names = {
@@ -187,26 +156,13 @@ def test_pattern_matches_the_guest_program() -> None:
     assert dsa.pattern_nonzero(2 * 4096, 4096) == 4096 - 16
 
 
-def test_dsa_test_script_runs_each_test_and_reports(tmp_path: Path) -> None:
-    # A stand-in for dsa_test: fails (status 3, with output) for the fill opcode only.
-    fake = tmp_path / "dsa_test"
-    fake.write_text(
-        '#!/bin/sh\ncase "$*" in *"-o 0x4 "*) echo line1; echo "bad fill"; exit 3;; esac\n'
+def test_runner_trace_counts_dsa_test_runs_and_opcodes() -> None:
+    trace = (
+        "+ echo 'Testing 1 bytes'\n"
+        "+ /usr/libexec/accel-config/test/dsa_test -w 0 -l 1 -o 0x3 -f 0x1 t200 -v\n"
+        "++ /usr/libexec/accel-config/test/dsa_test -w 1 -l 4096 -o 0x1 -b 0x12 -c 16"
+        " -f 0x0 t2000 -v\n"
+        "[info] not a run: dsa_test -o 0x4\n"
     )
-    fake.chmod(0o755)
-    tests = [
-        dsa.DsaTest("memmove", 3, False, 4096, 0, 1),
-        dsa.DsaTest("fill", 4, False, 1, 1, 0),
-        dsa.DsaTest("fill", 4, True, 1, 1, 0),
-    ]
-    script = dsa.dsa_test_script(tests).replace(dsa.DSA_TEST, str(fake))
-    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False)
-    runs = dsa.parse_dsa_test_output(out.stdout)
-    assert runs == {0: (0, ""), 1: (3, "line1\nbad fill"), 2: (0, "")}
-
-
-def test_dsa_test_output_parsing() -> None:
-    text = "noise\n@@dsa_test 0 0\n@@dsa_test 1 1\nerr a\nerr b\n@@dsa_test 2 124\n"
-    assert dsa.parse_dsa_test_output(text) == {0: (0, ""), 1: (1, "err a\nerr b"), 2: (124, "")}
-    with pytest.raises(dsa.ParseError):
-        dsa.parse_dsa_test_output("@@dsa_test x 0\n")
+    assert dsa.runner_opcodes(trace) == (2, {0x03, 0x12})
+    assert dsa.RUNNER_RUNS == 476  # 200 single + 180 batched + 96 DIF runs

@@ -5,7 +5,8 @@
 # SERIES is a kernel series pinned in images/lock.json as linux-source-SERIES
 # (default: $FAULTLAB_KERNEL_SERIES, else 6.12). Source: that pinned .deb.
 # Config: allnoconfig with KCONFIG_ALLCONFIG = configs/base.config +
-# configs/<arch>.config + configs/series-<SERIES>.config (if any) + any files
+# configs/<arch>.config + configs/series-<SERIES>.config and
+# configs/series-<SERIES>-<arch>.config (if any) + any files
 # named in FAULTLAB_KERNEL_FRAGMENTS, then every option the fragments ask for
 # is checked in the final .config: a dependency Kconfig silently dropped is an
 # error, not a surprise at run time. Patches: patches/common/, patches/<arch>/
@@ -99,6 +100,7 @@ fi
 mkdir -p "$BUILD"
 frags=("$HERE/configs/base.config" "$HERE/configs/$ARCH_NAME.config")
 [[ -f $HERE/configs/series-$SERIES.config ]] && frags+=("$HERE/configs/series-$SERIES.config")
+[[ -f $HERE/configs/series-$SERIES-$ARCH_NAME.config ]] && frags+=("$HERE/configs/series-$SERIES-$ARCH_NAME.config")
 for f in ${FAULTLAB_KERNEL_FRAGMENTS:-}; do
     [[ -f $f ]] || die "kernel config fragment $f not found"
     frags+=("$f")

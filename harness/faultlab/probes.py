@@ -72,19 +72,22 @@ def check_aarch64(exit_code: int | None, output: str) -> ProbeOutcome:
     smmu = [e for e in entries if e.startswith("smmu3")]
     if not smmu:
         return ProbeOutcome(False, f"no SMMUv3 (iommu entries: {' '.join(entries) or 'none'})")
-    match = re.search(r"ias (\d+)-bit, oas (\d+)-bit \(features (0x[0-9a-f]+)\)", dmesg)
+    # 6.12 prints "ias 52-bit, oas 52-bit (features 0x...)", 7.x only "oas 52-bit (features ...)".
+    match = re.search(
+        r"(?P<sizes>(?:ias \d+-bit, )?oas \d+-bit) \(features (?P<features>0x[0-9a-f]+)\)", dmesg
+    )
     if not match:
         return ProbeOutcome(False, f"/sys/class/iommu/{smmu[0]} but no arm-smmu-v3 features line")
-    features = int(match.group(3), 16)
+    features = int(match["features"], 16)
     missing = [name for name, bit in SMMU_FEATURES_FOR_IOPF.items() if not features & bit]
     if missing:
         return ProbeOutcome(
-            False, f"SMMUv3 features {match.group(3)} lack {', '.join(missing)} (no SVA/IOPF)"
+            False, f"SMMUv3 features {match['features']} lack {', '.join(missing)} (no SVA/IOPF)"
         )
     return ProbeOutcome(
         True,
-        f"/sys/class/iommu/{smmu[0]}; features {match.group(3)}: stall forced, SVA; "
-        f"ias {match.group(1)}-bit, oas {match.group(2)}-bit",
+        f"/sys/class/iommu/{smmu[0]}; features {match['features']}: stall forced, SVA; "
+        f"{match['sizes']}",
     )
 
 

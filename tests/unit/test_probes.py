@@ -52,6 +52,14 @@ def test_aarch64() -> None:
     assert "STALLS, STALL_FORCE, SVA" in upstream.evidence
     no_sva = check_aarch64(0, SMMU_DMESG.format(features="0x0008af07"))
     assert not no_sva.passed and no_sva.evidence.endswith("lack SVA (no SVA/IOPF)")
+    # 7.x drops the "ias N-bit, " part of the line (arm_smmu_device_hw_probe()).
+    linux7 = check_aarch64(0, SMMU_DMESG.replace("ias 52-bit, ", "").format(features="0x000aaf07"))
+    assert linux7.passed and linux7.evidence.endswith("SVA; oas 52-bit")
+    assert good.evidence.endswith("SVA; ias 52-bit, oas 52-bit")
+    linux7_no_sva = check_aarch64(
+        0, SMMU_DMESG.replace("ias 52-bit, ", "").format(features="0x0008af07")
+    )
+    assert not linux7_no_sva.passed and linux7_no_sva.evidence.endswith("lack SVA (no SVA/IOPF)")
     no_line = check_aarch64(0, "=== smmu\n=== iommu\nsmmu3.0x0000000009050000\n")
     assert not no_line.passed and "no arm-smmu-v3 features line" in no_line.evidence
     assert not check_aarch64(0, "=== smmu\n=== iommu\n").passed

@@ -12,7 +12,10 @@
  * request in the VT-d page request queue and the response a page group
  * response descriptor.
  *
- * Probe enables IOPF and SVA for the device. Each open() binds current->mm and
+ * Probe enables IOPF and SVA for the device (before 6.16; since then the IOMMU
+ * driver enables PASID and PRI when it probes the device and IOPF when it
+ * attaches an SVA domain, so probe has nothing to enable and the first bind is
+ * where a device without SVA fails). Each open() binds current->mm and
  * takes a free channel; ioctls run commands on it (faultlab_dma_uapi.h).
  * release() cancels a command still running (ABORT register), waits for the
  * channel to stop and unbinds.
@@ -49,6 +52,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
+#include <linux/version.h>
 #include <linux/wait.h>
 
 #include "faultlab_dma_uapi.h"
@@ -761,6 +765,8 @@ static int fdma_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto err_ida;
 	}
 
+	/* iommu_dev_enable_feature() gone in 6.16: the IOMMU driver enables IOPF at SVA attach */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 16, 0)
 	err = iommu_dev_enable_feature(dev, IOMMU_DEV_FEAT_IOPF);
 	if (err) {
 		dev_err_probe(dev, err, "cannot enable I/O page faults (IOPF)\n");
@@ -771,6 +777,7 @@ static int fdma_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		dev_err_probe(dev, err, "cannot enable SVA\n");
 		goto err_iopf;
 	}
+#endif
 
 	pci_set_drvdata(pdev, fdev);
 	spin_lock(&fdma_devices_lock);
@@ -801,9 +808,11 @@ err_list:
 	list_del_rcu(&fdev->node);
 	spin_unlock(&fdma_devices_lock);
 	synchronize_rcu();
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 16, 0) /* iommu_dev_disable_feature() removed in 6.16 */
 	iommu_dev_disable_feature(dev, IOMMU_DEV_FEAT_SVA);
 err_iopf:
 	iommu_dev_disable_feature(dev, IOMMU_DEV_FEAT_IOPF);
+#endif
 err_ida:
 	ida_free(&fdma_ida, fdev->index);
 	return err;
@@ -848,8 +857,10 @@ static void fdma_remove(struct pci_dev *pdev)
 	list_del_rcu(&fdev->node);
 	spin_unlock(&fdma_devices_lock);
 	synchronize_rcu();
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 16, 0) /* iommu_dev_disable_feature() removed in 6.16 */
 	iommu_dev_disable_feature(&pdev->dev, IOMMU_DEV_FEAT_SVA);
 	iommu_dev_disable_feature(&pdev->dev, IOMMU_DEV_FEAT_IOPF);
+#endif
 	ida_free(&fdma_ida, fdev->index);
 }
 

@@ -22,9 +22,16 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/version.h>
 #include <asm/cpufeature.h>
 #include <asm/msr.h>
 #include <asm/special_insns.h>
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 16, 0)
+/* x86/msr: rdmsrl_safe()/wrmsrl_safe() were renamed rdmsrq_safe()/wrmsrq_safe() in 6.16 */
+#define rdmsrl_safe rdmsrq_safe
+#define wrmsrl_safe wrmsrq_safe
+#endif
 
 static bool all_bytes(const u8 *p, size_t n, u8 v)
 {
@@ -39,11 +46,19 @@ static int enqcmd_zf(void *dst, const void *src)
 {
 	bool zf;
 
+	/* x86/asm: CC_SET()/CC_OUT() were removed in 6.18 (flag outputs "=@cc" used directly) */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 18, 0)
 	asm volatile(".byte 0xf2, 0x0f, 0x38, 0xf8, 0x02"
 		     CC_SET(z)
 		     : CC_OUT(z) (zf)
 		     : "a" (dst), "d" (src)
 		     : "memory");
+#else
+	asm volatile(".byte 0xf2, 0x0f, 0x38, 0xf8, 0x02"
+		     : "=@ccz" (zf)
+		     : "a" (dst), "d" (src)
+		     : "memory");
+#endif
 	return zf;
 }
 

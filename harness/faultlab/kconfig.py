@@ -51,7 +51,7 @@ def fragment_files(arch: str, series: str, variant: str | None = None) -> list[P
     passes it in FAULTLAB_KERNEL_FRAGMENTS), in merge order; the optional ones when present."""
     d = configs_dir()
     files = [d / "base.config", d / f"{arch}.config"]
-    optional = [d / f"series-{series}.config"]
+    optional = [d / f"series-{series}.config", d / f"series-{series}-{arch}.config"]
     if variant:
         optional.append(d / f"{arch}-{variant}.config")
     return files + [f for f in optional if f.is_file()]

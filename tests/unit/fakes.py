@@ -52,11 +52,9 @@ _KERNEL_MAKERS = {
 
 def fragment_config(arch: str, variant: str | None, series: str) -> str:
     """A .config with what build.sh's fragments ask for (so every need is met)."""
-    configs = HARNESS.parent / "guest-kernel" / "configs"
-    names = ["base.config", f"{arch}.config", f"series-{series}.config"]
-    names += [f"{arch}-{variant}.config"] if variant else []
-    parts = [(configs / n).read_text() for n in names if (configs / n).is_file()]
-    return "".join(parts)
+    from faultlab.kconfig import fragment_files
+
+    return "".join(f.read_text() for f in fragment_files(arch, series, variant))
 
 
 def write_bench_kernel(

@@ -49,8 +49,14 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         ("oops", r"^(?:Internal error: )?Oops(?::| -)"),
         ("rcu_stall", r"^(?:rcu: )?INFO: rcu_\w+ (?:self-)?detected stall"),
-        ("hung_task", r"^INFO: task \S.* blocked for more than \d+ seconds"),
-        ("warning", r"^WARNING: (?:CPU: \d+ PID: \d+|.* at \S+\+0x[0-9a-f]+/0x[0-9a-f]+)"),
+        # 7.x: "blocked in I/O wait for more than" for a task in I/O wait
+        ("hung_task", r"^INFO: task \S.* blocked(?: in I/O wait)? for more than \d+ seconds"),
+        # 6.12: "WARNING: CPU: 0 PID: 1 at func+0x1/0x2"; 7.x: "WARNING: [FILE:LINE ]at
+        # func+0x1/0x2, CPU#0: comm/1" (FILE:LINE only with DEBUG_BUGVERBOSE)
+        (
+            "warning",
+            r"^WARNING: (?:CPU: \d+ PID: \d+|(?:.* )?at \S+\+0x[0-9a-f]+/0x[0-9a-f]+)",
+        ),
         ("bug", r"^(?:[\w-]+: )?BUG: "),
     )
 )

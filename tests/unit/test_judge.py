@@ -128,6 +128,10 @@ def test_lines_that_are_not_reports(line: str) -> None:
     [
         ("<4>[    3.000000] WARNING: CPU: 0 PID: 1 at lib/foo.c:1 foo+0x1/0x2", "warning"),
         ("WARNING: kernel/foo.c:12 at bar+0x10/0x20, CPU#0: swapper/0/1", "warning"),
+        # 7.x without DEBUG_BUGVERBOSE (kernel/panic.c __warn)
+        ("[    4.1] WARNING: at vas_mmap_close+0x4c/0x90, CPU#0: sh/97", "warning"),
+        ("[   99.0] INFO: task cat:81 blocked in I/O wait for more than 60 seconds.", "hung_task"),
+        ("[   99.0] INFO: task cat:81 blocked for more than 60 seconds.", "hung_task"),
         ("[    2.0][    T1] general protection fault, probably for non-canonical", "gpf"),
         ("[   60.000000] watchdog: BUG: soft lockup - CPU#1 stuck for 26s! [sh:260]", "bug"),
         ("[    9.0] WARNING: possible recursive locking detected", "lockdep"),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from faultlab import paths
 from host_engine import ROOT, SANITIZE, SHIM, build_engine, host_gcc
 
 ENGINE = ROOT / "qemu-devices" / "hw" / "faultlab" / "nx" / "nx-gzip.c"
@@ -398,7 +399,8 @@ SELFTEST_SUBDIR = "tools/testing/selftests/powerpc/nx-gzip"
 
 def _selftest_dir() -> Path | None:
     cache = Path(os.environ.get("FAULTLAB_CACHE", Path.home() / ".cache" / "faultlab"))
-    trees = sorted((cache / "linux").glob("pristine-*/.faultlab-complete"))
+    # the default series' unpacked source (linux/SERIES/pristine-VERSION)
+    trees = sorted((cache / "linux" / paths.DEFAULT_SERIES).glob("pristine-*/.faultlab-complete"))
     for done in reversed(trees):
         src = done.parent / SELFTEST_SUBDIR
         if (src / "gzfht_test.c").is_file() and (src / "gunz_test.c").is_file():

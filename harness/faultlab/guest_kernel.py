@@ -233,6 +233,16 @@ def tree_kernel(tree: Path, platform: Platform, *, build_modules: bool = True) -
     )
 
 
+def tree_cache_key(tree: Path) -> str:
+    """Where our modules for a user's tree are cached: by its release and by the content of
+    its .config and Module.symvers (a rebuilt tree with another ABI gets other modules)."""
+    release = (tree / "include" / "config" / "kernel.release").read_text().strip()
+    digest = hashlib.sha256(
+        (_sha256(tree / ".config") + _sha256(tree / "Module.symvers")).encode()
+    ).hexdigest()
+    return f"{release}-{digest[:12]}"
+
+
 def _build_tree_modules(tree: Path, arch: str, out: Path) -> str | None:
     """Run build-modules.sh for a user's tree; None on success, else why it failed."""
     script = paths.repo_root() / "guest-kernel" / "build-modules.sh"

@@ -44,7 +44,9 @@ def summarize(samples: Sequence[float]) -> dict[str, Any]:
     }
 
 
-def bench_platform(name: str, runs: int, parent: Path, accel: str) -> dict[str, Any]:
+def bench_platform(
+    name: str, runs: int, parent: Path, accel: str, series: str = paths.DEFAULT_SERIES
+) -> dict[str, Any]:
     platform = get_platform(name)
     ssh_ready: list[float] = []
     to_true: list[float] = []
@@ -55,6 +57,7 @@ def bench_platform(name: str, runs: int, parent: Path, accel: str) -> dict[str, 
             BootOptions(
                 platform,
                 accel=accel,
+                series=series,
                 result_dir=parent / name / f"run{i + 1}",
                 scenario=f"bench-{name}",
                 fetch_dmesg=False,
@@ -240,13 +243,14 @@ def run_bench(
     json_path: Path | None = None,
     accel: str = "tcg",
     rates: bool = False,
+    series: str = paths.DEFAULT_SERIES,
 ) -> tuple[dict[str, Any], Path]:
     for name in platform_names:
         get_platform(name)  # reject unknown names before booting anything
     parent = new_result_dir(results_parent(results), "bench")
-    report: dict[str, Any] = {"runs": runs, "accel": accel, "platforms": {}}
+    report: dict[str, Any] = {"runs": runs, "accel": accel, "series": series, "platforms": {}}
     for name in platform_names:
-        report["platforms"][name] = bench_platform(name, runs, parent, accel)
+        report["platforms"][name] = bench_platform(name, runs, parent, accel, series)
     ratio: str | float = "unavailable: x86_64 not benchmarked"
     if "x86_64" in platform_names:
         vng = bench_vng(runs)
@@ -262,7 +266,7 @@ def run_bench(
     if rates:
         from faultlab.bench_rates import bench_rates
 
-        report["fault_rates"] = bench_rates(platform_names, runs, parent, accel)
+        report["fault_rates"] = bench_rates(platform_names, runs, parent, accel, series=series)
     text = json.dumps(report, indent=2) + "\n"
     (parent / "bench.json").write_text(text)
     if json_path is not None:

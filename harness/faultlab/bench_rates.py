@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from faultlab import paths
 from faultlab.bench import summarize
 from faultlab.errors import FaultlabError
 from faultlab.scenario import ScenarioOutcome, load_scenarios, run_scenario
@@ -33,6 +34,7 @@ def bench_rates(
     parent: Path,
     accel: str,
     runner: Runner = run_scenario,
+    series: str = paths.DEFAULT_SERIES,
 ) -> dict[str, Any]:
     """Run the rate scenarios of the benchmarked platforms; one entry per scenario."""
     scenarios = load_scenarios()
@@ -51,7 +53,7 @@ def bench_rates(
         for i in range(runs):
             where = parent / "rates" / name.replace("/", "_") / f"run{i + 1}"
             try:
-                outcome = runner(sc, accel=accel, result_dir=where)
+                outcome = runner(sc, accel=accel, result_dir=where, series=series)
             except FaultlabError as exc:
                 entry["unavailable"] = str(exc)
                 break

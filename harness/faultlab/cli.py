@@ -448,6 +448,7 @@ def cmd_bench(args: argparse.Namespace, tail: list[str] | None) -> int:
         json_path=args.json,
         accel=args.accel,
         rates=args.rates,
+        series=check_series(args.series),
     )
     print(format_table(report))
     print(f"faultlab: results in {parent}", file=sys.stderr)

@@ -111,7 +111,8 @@ def fake_runner(values: list[float | None], verdicts: list[str]) -> Any:
     """A run_scenario stand-in: run i passes or not, and measures values[i]."""
     calls: list[Path] = []
 
-    def run(sc: Scenario, *, accel: str, result_dir: Path) -> ScenarioOutcome:
+    def run(sc: Scenario, *, accel: str, result_dir: Path, series: str) -> ScenarioOutcome:
+        assert series == paths.DEFAULT_SERIES
         i = len(calls)
         calls.append(result_dir)
         result = RunResult(platform=sc.platform, scenario=sc.name, accel="tcg")
@@ -142,7 +143,8 @@ def test_rates_summarise_passing_runs_only(tmp_path: Path) -> None:
 
 
 def test_rates_missing_artifacts_are_unavailable(tmp_path: Path) -> None:
-    def run(sc: Scenario, *, accel: str, result_dir: Path) -> ScenarioOutcome:
+    def run(sc: Scenario, *, accel: str, result_dir: Path, series: str) -> ScenarioOutcome:
+        assert series == paths.DEFAULT_SERIES
         raise MissingArtifactError("no kernel for ppc64le: run make kernels")
 
     rates = bench_rates.bench_rates(["ppc64-powernv"], 2, tmp_path, "tcg", runner=run)

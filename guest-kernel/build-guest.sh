@@ -16,12 +16,7 @@
 source "$(dirname "$0")/../scripts/common.sh"
 
 ARCH_NAME=${1:-}
-case $ARCH_NAME in
-    x86_64)  KARCH=x86_64;  CROSS= ;;
-    arm64)   KARCH=arm64;   CROSS=aarch64-linux-gnu- ;;
-    ppc64le) KARCH=powerpc; CROSS=powerpc64le-linux-gnu- ;;
-    *) die "usage: guest-kernel/build-guest.sh x86_64|arm64|ppc64le (got '${ARCH_NAME}')" ;;
-esac
+arch_tools "$ARCH_NAME" || die "usage: guest-kernel/build-guest.sh x86_64|arm64|ppc64le (got '${ARCH_NAME}')"
 HERE=$FAULTLAB_REPO/guest-kernel
 # The nx-gzip selftests come from the default series' patched source tree.
 KSRC=$FAULTLAB_CACHE/linux/${FAULTLAB_KERNEL_SERIES:-6.12}/src-$ARCH_NAME

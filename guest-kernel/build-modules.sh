@@ -38,12 +38,7 @@ while [[ $# -gt 1 ]]; do
     esac
 done
 ARCH_NAME=${1:-}
-case $ARCH_NAME in
-    x86_64)  KARCH=x86_64;  CROSS= ;;
-    arm64)   KARCH=arm64;   CROSS=aarch64-linux-gnu- ;;
-    ppc64le) KARCH=powerpc; CROSS=powerpc64le-linux-gnu- ;;
-    *) die "usage: guest-kernel/build-modules.sh [--series S] [--variant V] | --tree DIR --out OUT  x86_64|arm64|ppc64le (got '${ARCH_NAME}')" ;;
-esac
+arch_tools "$ARCH_NAME" || die "usage: guest-kernel/build-modules.sh [--series S] [--variant V] | --tree DIR --out OUT  x86_64|arm64|ppc64le (got '${ARCH_NAME}')"
 HERE=$FAULTLAB_REPO/guest-kernel
 if [[ -n $TREE ]]; then
     [[ -n $OUT ]] || die "--tree needs --out"

@@ -38,3 +38,14 @@ deb_extract() { mkdir -p "$2" && dpkg-deb -x "$1" "$2"; }
 
 # write_manifest NAME JSON: record what a build produced and from what.
 write_manifest() { printf '%s\n' "$2" > "$FAULTLAB_CACHE/manifests/$1.json"; }
+
+# arch_tools ARCH: set KARCH (kbuild's ARCH) and CROSS (the cross-compiler prefix) for one
+# of the guest arches; fails for any other name.
+arch_tools() {
+    case $1 in
+        x86_64)  KARCH=x86_64;  CROSS= ;;
+        arm64)   KARCH=arm64;   CROSS=aarch64-linux-gnu- ;;
+        ppc64le) KARCH=powerpc; CROSS=powerpc64le-linux-gnu- ;;
+        *) return 1 ;;
+    esac
+}

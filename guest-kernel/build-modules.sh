@@ -147,9 +147,17 @@ for ko in "${built[@]}"; do
 done
 depmod -b "$root" "$release" > "$WORK/depmod.log" 2>&1 ||
     { cat "$WORK/depmod.log" >&2; die "depmod for $target failed"; }
-(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) |
-    gzip -1 > "$OUT/modules.cpio.gz.tmp"
+# Reproducible: same files, same archive (fixed mtimes and inode numbers, sorted names, no
+# gzip timestamp).
+find "$root" -exec touch -h -d @0 {} +
+(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet --reproducible -o -H newc -R 0:0) |
+    gzip -1 -n > "$OUT/modules.cpio.gz.tmp"
 rm -rf "$OUT/modules" && mv "$OUT/modules.tmp" "$OUT/modules"
-mv "$OUT/modules.cpio.gz.tmp" "$OUT/modules.cpio.gz"
+# Replaced only when its content changed, so an unchanged kernel keeps its composed initramfs.
+if cmp -s "$OUT/modules.cpio.gz.tmp" "$OUT/modules.cpio.gz"; then
+    rm -f "$OUT/modules.cpio.gz.tmp"
+else
+    mv "$OUT/modules.cpio.gz.tmp" "$OUT/modules.cpio.gz"
+fi
 echo "$release" > "$OUT/release"
 log "modules for $target ($release) ready in $OUT: ${built[*]:-none} ($(( $(date +%s) - start ))s)"

@@ -791,6 +791,130 @@ def test_batch_with_a_failing_member_and_unreadable_list(s: Session) -> None:
     )
 
 
+# -- DIF (T10 protection information) -------------------------------------------
+
+
+def crc16_t10(data: bytes) -> int:
+    """CRC-16 T10-DIF (polynomial 0x8BB7, MSB first, init 0): the DIF guard."""
+    reg = 0
+    for b in data:
+        reg ^= b << 8
+        for _ in range(8):
+            reg = ((reg << 1) ^ 0x8BB7 if reg & 0x8000 else reg << 1) & 0xFFFF
+    return reg
+
+
+def dif_tuple(block: bytes, app: int, ref: int) -> bytes:
+    """The 8 bytes after a block: guard, application tag, reference tag, big-endian."""
+    return struct.pack(">HHI", crc16_t10(block), app, ref)
+
+
+Tags = tuple[int, int, int]  # reference tag, application tag mask, application tag
+
+
+def dif_fields(
+    sflags: int = 0,
+    oflags: int = 0,
+    dflags: int = 0,
+    src: Tags = (0, 0, 0),
+    dst: Tags = (0, 0, 0),
+) -> bytes:
+    """Descriptor bytes 40..63: DIF flag bytes, source tags at +48, destination tags at +56."""
+    head = bytes([sflags, oflags, dflags]) + bytes(5)
+    return head + struct.pack("<IHH", *src) + struct.pack("<IHH", *dst)
+
+
+def test_dif_insert_check_strip_update(s: Session) -> None:
+    """accel-config's dsa_test values: 512-byte blocks, ref tag 0xABBA incrementing, app tag
+    0xFACE fixed; Update with both reference tags fixed (source and destination flags 0x80)."""
+    s.enable(0)
+    src, ins, strp, upd, cr = mib(1), mib(2), mib(2, 0x2000), mib(2, 0x4000), mib(3)
+    data = fill(s.qt, src, 1024, 21)
+    s.qt.memwrite(cr, bytes(4 * 32))
+    tags = (0xABBA, 0, 0xFACE)
+    flags = Flag.CRAV | Flag.RCR
+    prot = b"".join(data[i : i + 512] + dif_tuple(data[i : i + 512], 0xFACE, 0xABBA + i // 512)
+                    for i in (0, 512))  # fmt: skip
+    fixed = b"".join(data[i : i + 512] + dif_tuple(data[i : i + 512], 0x1234, 0x77)
+                     for i in (0, 512))  # fmt: skip
+    d = desc(
+        Opcode.DIF_INS, flags, cr, src, ins, 1024, op_specific=dif_fields(dst=tags)
+    )
+    assert s.submit(0, d) == PORTAL_ACCEPTED
+    rec = s.dsa.wait_cr(cr)
+    assert (rec.status, rec.result, rec.bytes_completed) == (Status.SUCCESS, 0, 0)
+    assert rec.dif_tags(24) == (0xABBA + 2, 0, 0xFACE)  # where a next block would start
+    assert s.qt.memread(ins, 1040) == prot
+    d = desc(
+        Opcode.DIF_CHECK, flags, cr + 32, ins, 0, 1040, op_specific=dif_fields(src=tags)
+    )
+    assert s.submit(0, d) == PORTAL_ACCEPTED
+    rec = s.dsa.wait_cr(cr + 32)
+    assert (rec.status, rec.result) == (Status.SUCCESS, 0)
+    assert rec.dif_tags() == (0xABBA + 2, 0, 0xFACE)
+    d = desc(
+        Opcode.DIF_STRP,
+        flags,
+        cr + 64,
+        ins,
+        strp,
+        1040,
+        op_specific=dif_fields(src=tags),
+    )
+    assert s.submit(0, d) == PORTAL_ACCEPTED
+    assert s.dsa.wait_cr(cr + 64).status == Status.SUCCESS
+    assert s.qt.memread(strp, 1024) == data
+    s.qt.memwrite(src + 0x1000, fixed)
+    update = dif_fields(0x80, 0x80, src=(0x77, 0, 0x1234), dst=(0xABBA, 0, 0xFACE))
+    d = desc(
+        Opcode.DIF_UPDT, flags, cr + 96, src + 0x1000, upd, 1040, op_specific=update
+    )
+    assert s.submit(0, d) == PORTAL_ACCEPTED
+    rec = s.dsa.wait_cr(cr + 96)
+    assert rec.status == Status.SUCCESS
+    assert (rec.dif_tags(16), rec.dif_tags(24)) == (
+        (0x77, 0, 0x1234),
+        (0xABBA, 0, 0xFACE),
+    )
+    want = b"".join(data[i : i + 512] + dif_tuple(data[i : i + 512], 0xFACE, 0xABBA)
+                    for i in (0, 512))  # fmt: skip
+    assert s.qt.memread(upd, 1040) == want
+    assert s.dsa.read64(REG_OPCAP) >> 0x12 & 0xF == 0xF
+
+
+def test_dif_error_completion_record(s: Session) -> None:
+    """A reference tag that does not match in block 1: DIF error 0x09, dif_status bit 2,
+    bytes_completed = the block's source offset, the tags it was checked against; Strip
+    wrote block 0 only."""
+    s.enable(0)
+    src, dst, cr = mib(1), mib(2), mib(3)
+    s.qt.memwrite(dst, bytes(2048))
+    s.qt.memwrite(cr, bytes(64))
+    blocks = [random.Random(i).randbytes(512) for i in range(3)]
+    refs = [0x10, 0x99, 0x12]  # block 1 should carry 0x11
+    prot = b"".join(
+        b + dif_tuple(b, 0x5555, r) for b, r in zip(blocks, refs, strict=True)
+    )
+    s.qt.memwrite(src, prot)
+    fields = dif_fields(src=(0x10, 0, 0x5555))
+    flags = Flag.CRAV  # an error writes the record without RCR
+    for i, op in enumerate((Opcode.DIF_CHECK, Opcode.DIF_STRP)):
+        d = desc(op, flags, cr + 32 * i, src, dst, len(prot), op_specific=fields)
+        assert s.submit(0, d) == PORTAL_ACCEPTED
+        rec = s.dsa.wait_cr(cr + 32 * i)
+        assert (rec.status, rec.result, rec.bytes_completed) == (
+            Status.DIF_ERR,
+            0x04,
+            520,
+        )
+        assert rec.dif_tags() == (0x11, 0, 0x5555)
+    assert s.qt.memread(dst, 1024) == blocks[0] + bytes(512)
+    # a transfer size that is not whole blocks is refused before anything runs
+    d = desc(Opcode.DIF_CHECK, flags, cr + 64, src, 0, 1000, op_specific=fields)
+    assert s.submit(0, d) == PORTAL_ACCEPTED
+    assert s.dsa.wait_cr(cr + 64).status == Status.XFER_ERANGE
+
+
 def test_evlcfg_locked_while_enabled(r: Session) -> None:
     r.enable(0, evl=(mib(8), 64))
     r.dsa.write64(REG_EVLCFG, mib(9))

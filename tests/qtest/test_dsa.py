@@ -915,6 +915,88 @@ def test_dif_error_completion_record(s: Session) -> None:
     assert s.dsa.wait_cr(cr + 64).status == Status.XFER_ERANGE
 
 
+def test_batch_fence_after_a_failed_member_abandons_the_rest(s: Session) -> None:
+    """A fenced member waits for the members before it; when one of them did not succeed it is
+    abandoned with every member after it: no records, descs_completed counts those that ran."""
+    s.enable(0)
+    src, dst, crs, lst = mib(1), mib(2), mib(3), mib(5)
+    fill(s.qt, src, 256, 30)
+    s.qt.memwrite(crs, bytes(8 * 32))
+    flags = Flag.CRAV | Flag.RCR
+    members = [
+        desc(Opcode.MEMMOVE, flags, crs, src, dst, 256),
+        desc(Opcode.MEMMOVE, flags, crs + 32, UNBACKED, dst, 256),  # 0x03, PRS off
+        desc(Opcode.NOOP, flags | Flag.FENCE, crs + 64),
+        desc(Opcode.NOOP, flags, crs + 96),
+    ]
+    s.qt.memwrite(lst, b"".join(members))
+    bcr = crs + 0x100
+    for i, count in enumerate((3, 4)):
+        s.qt.memwrite(crs, bytes(4 * 32))
+        d = desc(Opcode.BATCH, flags, bcr + 32 * i, lst, 0, count)
+        assert s.submit(0, d) == PORTAL_ACCEPTED
+        rec = s.dsa.wait_cr(bcr + 32 * i)
+        assert (rec.status, rec.result, rec.bytes_completed) == (
+            Status.BATCH_FAIL,
+            1,
+            2,
+        )
+        got = [s.qt.memread(crs + 32 * k, 1)[0] for k in range(4)]
+        assert got == [Status.SUCCESS, Status.PAGE_FAULT_NOBOF, 0, 0]
+
+
+def test_batch_fence_after_success_runs_and_false_predicate_stops_it(
+    s: Session,
+) -> None:
+    s.enable(0)
+    a, b, crs, lst = mib(1), mib(1, 0x1000), mib(3), mib(5)
+    fill(s.qt, a, 64, 31)
+    s.qt.memwrite(b, bytes(64))
+    s.qt.memwrite(crs, bytes(8 * 32))
+    flags = Flag.CRAV | Flag.RCR
+    check_result = 0x80  # Check Result: expected_res (byte 40) 0, the buffers differ
+    s.qt.memwrite(lst, b"".join([
+        desc(Opcode.NOOP, flags, crs),
+        desc(Opcode.NOOP, flags | Flag.FENCE, crs + 32),
+        desc(Opcode.COMPARE, flags | check_result, crs + 64, a, b, 64),
+        desc(Opcode.NOOP, flags | Flag.FENCE, crs + 96),
+    ]))  # fmt: skip
+    bcr = crs + 0x100
+    assert s.submit(0, desc(Opcode.BATCH, flags, bcr, lst, 0, 4)) == PORTAL_ACCEPTED
+    rec = s.dsa.wait_cr(bcr)
+    # the first fence finds two successes and runs; the second finds Success with false
+    # predicate (0x02) and is abandoned
+    assert (rec.status, rec.bytes_completed) == (Status.BATCH_FAIL, 3)
+    got = [s.qt.memread(crs + 32 * k, 1)[0] for k in range(4)]
+    assert got == [Status.SUCCESS, Status.SUCCESS, 0x02, 0]
+
+
+def test_batch_fence_after_a_record_that_went_to_the_event_log_runs(s: Session) -> None:
+    """A member whose record could not be written (0x1a to the event log) succeeded: the
+    device cannot know whether software will deliver the record, and idxd fixes the batch
+    status from the log (irq.c idxd_evl_fault_work), so a later fence is not stopped."""
+    evl = mib(8)
+    s.enable(0, evl=(evl, 64))
+    crs, lst = mib(3), mib(5)
+    s.qt.memwrite(crs, bytes(4 * 32))
+    flags = Flag.CRAV | Flag.RCR
+    s.qt.memwrite(lst, b"".join([
+        desc(Opcode.NOOP, flags, UNBACKED + 0x40),
+        desc(Opcode.NOOP, flags | Flag.FENCE, crs + 32),
+    ]))  # fmt: skip
+    bcr = crs + 0x60
+    assert s.submit(0, desc(Opcode.BATCH, flags, bcr, lst, 0, 2)) == PORTAL_ACCEPTED
+    assert s.dsa.wait_cr(crs + 32).status == Status.SUCCESS
+    # the batch record follows the member's through the log (0x27), with Success and 2 done
+    for _ in range(50):
+        if s.dsa.evl_status()[1] == 2:
+            break
+        s.dsa.read32(REG_VERSION)
+    m, b = evl_entry(s, evl, 0), evl_entry(s, evl, 1)
+    assert (m.error, m.batch_idx, m.cr.status) == (Status.CRA_XLAT, 0, Status.SUCCESS)
+    assert (b.error, b.cr.status, b.cr.bytes_completed) == (Status.BATCH_EVL_ERR, 1, 2)
+
+
 def test_evlcfg_locked_while_enabled(r: Session) -> None:
     r.enable(0, evl=(mib(8), 64))
     r.dsa.write64(REG_EVLCFG, mib(9))

@@ -550,6 +550,7 @@ static void dsa_desc_begin(FaultlabDsaState *s, DSAWq *wq, DSADesc *dd,
             j->count = count;
             j->idx = 0;
             j->failed = 0;
+            j->fence_stop = false;
             j->evl_used = false;
             j->batch_id = s->next_batch_id++;
             j->phase = DSA_PH_LIST;
@@ -777,10 +778,28 @@ static bool dsa_report(FaultlabDsaState *s, DSAWq *wq, DSADesc *dd)
     return true;
 }
 
-static void dsa_next(FaultlabDsaState *s, DSAWq *wq)
+/*
+ * The batch descriptor completes after @ran members. Members abandoned by a
+ * fence did not complete: the batch fails and descs_completed counts only
+ * the members that ran.
+ */
+static void dsa_batch_done(DSAWq *wq, uint32_t ran)
 {
     DSAJob *j = &wq->job;
     DSADesc *top = &j->top;
+    bool fail = j->failed || ran < j->count;
+
+    j->in_member = false;
+    memset(&top->r, 0, sizeof(top->r));
+    top->r.status = fail ? DSA_COMP_BATCH_FAIL : DSA_COMP_SUCCESS;
+    top->r.result = fail ? 1 : 0;
+    top->r.bytes_completed = ran;
+    dsa_finish(wq, top);
+}
+
+static void dsa_next(FaultlabDsaState *s, DSAWq *wq)
+{
+    DSAJob *j = &wq->job;
     uint8_t code;
 
     if (!j->in_member) {
@@ -789,24 +808,34 @@ static void dsa_next(FaultlabDsaState *s, DSAWq *wq)
         j->phase = DSA_PH_IDLE;
         return;
     }
+    /*
+     * The member's own status counts, also when its record went to the
+     * event log: the device cannot know whether software will deliver it
+     * (idxd turns the batch's Success into Batch Fail afterwards when it
+     * could not, irq.c idxd_evl_fault_work).
+     */
     code = j->mem.r.status & 0x7f;
     if (code != DSA_COMP_SUCCESS && code != DSA_COMP_SUCCESS_PRED) {
         j->failed++;
+    }
+    /* Success with false predicate stops a fence too (Check Result). */
+    if (code != DSA_COMP_SUCCESS) {
+        j->fence_stop = true;
     }
     j->idx++;
     if (j->idx < j->count) {
         memcpy(j->mem.d, j->list + (size_t)j->idx * DSA_DESC_SIZE,
                DSA_DESC_SIZE);
+        if (j->fence_stop && (dsa_desc_flags(j->mem.d) & DSA_FLAG_FENCE)) {
+            /* Abandoned, with every member after it. */
+            trace_dsa_batch_fence(wq->index, j->idx, j->count);
+            dsa_batch_done(wq, j->idx);
+            return;
+        }
         dsa_desc_begin(s, wq, &j->mem, true);
         return;
     }
-    /* The batch descriptor completes. */
-    j->in_member = false;
-    memset(&top->r, 0, sizeof(top->r));
-    top->r.status = j->failed ? DSA_COMP_BATCH_FAIL : DSA_COMP_SUCCESS;
-    top->r.result = j->failed ? 1 : 0;
-    top->r.bytes_completed = j->count;
-    dsa_finish(wq, top);
+    dsa_batch_done(wq, j->count);
 }
 
 /* One step of @wq's work; false when it cannot go on now. */

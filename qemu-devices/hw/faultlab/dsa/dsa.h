@@ -59,6 +59,9 @@ typedef struct DSAJob {
     uint32_t count;
     uint32_t idx;
     uint32_t failed;            /* members that did not succeed */
+    bool fence_stop;            /* a member ended other than Success: a
+                                   fenced member and those after it are
+                                   abandoned */
     bool evl_used;              /* a member's CR went to the event log */
     uint8_t batch_id;
     /* Accesses */

@@ -997,6 +997,58 @@ def test_batch_fence_after_a_record_that_went_to_the_event_log_runs(s: Session) 
     assert (b.error, b.cr.status, b.cr.bytes_completed) == (Status.BATCH_EVL_ERR, 1, 2)
 
 
+def test_batch_list_is_read_as_it_goes(s: Session) -> None:
+    """The members before an unreadable one run; the batch completes 0x06 with
+    descs_completed = its index and the address that faulted, so a client resumes from
+    list + 64 x descs_completed."""
+    s.enable(0)
+    src, dst, crs = mib(1), mib(2), mib(3)
+    data = fill(s.qt, src, 512, 40)
+    s.qt.memwrite(crs, bytes(4 * 32))
+    flags = Flag.CRAV | Flag.RCR
+    lst = RAM_END - 128  # members 0 and 1 in RAM, 2 and 3 beyond its end
+    s.qt.memwrite(lst, desc(Opcode.MEMMOVE, flags, crs, src, dst, 512))
+    s.qt.memwrite(lst + 64, desc(Opcode.NOOP, flags, crs + 32))
+    bcr = crs + 0x80
+    assert s.submit(0, desc(Opcode.BATCH, flags, bcr, lst, 0, 4)) == PORTAL_ACCEPTED
+    rec = s.dsa.wait_cr(bcr)
+    assert (rec.status, rec.bytes_completed, rec.fault_addr) == (
+        Status.BATCH_PAGE_FAULT,
+        2,
+        RAM_END,
+    )
+    assert [s.qt.memread(crs + 32 * k, 1)[0] for k in range(3)] == [1, 1, 0]
+    assert s.qt.memread(dst, 512) == data
+    assert s.qom("partial-completions") == 1
+
+
+def test_batch_list_fault_after_member_records_went_to_the_log(s: Session) -> None:
+    """Linux relies on the order (irq.c idxd_evl_fault_work): a member's record goes to the
+    event log, then the list read fails; the batch's 0x06 record follows through the log as
+    0x27 and idxd sets its result to 1."""
+    evl = mib(8)
+    s.enable(0, evl=(evl, 64))
+    flags = Flag.CRAV | Flag.RCR
+    lst = RAM_END - 64
+    s.qt.memwrite(lst, desc(Opcode.NOOP, flags, UNBACKED + 0x20))
+    bcr = mib(3)
+    s.qt.memwrite(bcr, bytes(32))
+    assert s.submit(0, desc(Opcode.BATCH, flags, bcr, lst, 0, 3)) == PORTAL_ACCEPTED
+    for _ in range(50):
+        if s.dsa.evl_status()[1] == 2:
+            break
+        s.dsa.read32(REG_VERSION)
+    m, b = evl_entry(s, evl, 0), evl_entry(s, evl, 1)
+    assert (m.error, m.batch, m.batch_idx, m.cr.status) == (Status.CRA_XLAT, True, 0, 1)
+    assert (b.error, b.fault_addr) == (Status.BATCH_EVL_ERR, bcr)
+    assert (b.cr.status, b.cr.bytes_completed, b.cr.fault_addr) == (
+        Status.BATCH_PAGE_FAULT,
+        1,
+        RAM_END,
+    )
+    assert s.qt.memread(bcr, 32) == bytes(32)
+
+
 def test_evlcfg_locked_while_enabled(r: Session) -> None:
     r.enable(0, evl=(mib(8), 64))
     r.dsa.write64(REG_EVLCFG, mib(9))

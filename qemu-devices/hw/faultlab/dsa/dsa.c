@@ -545,8 +545,6 @@ static void dsa_desc_begin(FaultlabDsaState *s, DSAWq *wq, DSADesc *dd,
             dsa_finish_status(wq, dd, DSA_COMP_DESCLIST_ALIGN);
         } else {
             s->n_batches++;
-            g_free(j->list);
-            j->list = g_malloc0((size_t)count * DSA_DESC_SIZE);
             j->count = count;
             j->idx = 0;
             j->failed = 0;
@@ -623,38 +621,64 @@ static void dsa_run(FaultlabDsaState *s, DSAWq *wq, DSADesc *dd)
     dsa_finish(wq, dd);
 }
 
+/*
+ * The batch descriptor completes after @ran members. Members abandoned by a
+ * fence did not complete: the batch fails and descs_completed counts only
+ * the members that ran.
+ */
+static void dsa_batch_done(DSAWq *wq, uint32_t ran)
+{
+    DSAJob *j = &wq->job;
+    DSADesc *top = &j->top;
+    bool fail = j->failed || ran < j->count;
+
+    memset(&top->r, 0, sizeof(top->r));
+    top->r.status = fail ? DSA_COMP_BATCH_FAIL : DSA_COMP_SUCCESS;
+    top->r.result = fail ? 1 : 0;
+    top->r.bytes_completed = ran;
+    dsa_finish(wq, top);
+}
+
+/*
+ * BATCH: read member j->idx of the list, then run it. The device reads the
+ * list as it goes, so the members before an unreadable one have run: the
+ * batch then completes 0x06 with descs_completed = that index and the
+ * address that faulted (a client resumes from list + 64 x descs_completed).
+ * A fault on the list may become a page request whatever the WQ's block on
+ * fault says (the batch descriptor's own BOF flag is reserved), like a
+ * completion record's: the read then waits and the batch goes on.
+ */
 static void dsa_read_list(FaultlabDsaState *s, DSAWq *wq)
 {
     DSAJob *j = &wq->job;
-    DSADesc *dd = &j->top;
-    uint64_t list = dsa_desc_u64(dd->d, DSA_DESC_SRC);
-    uint32_t total = j->count * DSA_DESC_SIZE;
+    DSADesc *top = &j->top;
+    uint64_t addr = dsa_desc_u64(top->d, DSA_DESC_SRC) +
+                    (uint64_t)j->idx * DSA_DESC_SIZE;
+    uint8_t d[DSA_DESC_SIZE];
 
     j->allow_prs = dsa_wq_prs(s, wq);
     j->faulted = false;
-    while (dd->st.done < total) {
-        uint64_t addr = list + dd->st.done;
-        uint32_t n = MIN(total - dd->st.done,
-                         DSA_PAGE_SIZE - (addr & (DSA_PAGE_SIZE - 1)));
-
-        if (!dsa_access(wq, addr, j->list + dd->st.done, n, false)) {
-            if (j->held) {
-                return;
-            }
-            memset(&dd->r, 0, sizeof(dd->r));
-            dd->r.status = DSA_COMP_BATCH_PAGE_FAULT;
-            dd->r.faulted = true;
-            dd->r.fault_addr = j->fault_addr;
-            dd->r.bytes_completed = 0;
-            s->n_partial++;
-            dsa_finish(wq, dd);
+    if (!dsa_access(wq, addr, d, DSA_DESC_SIZE, false)) {
+        if (j->held) {
             return;
         }
-        dd->st.done += n;
+        memset(&top->r, 0, sizeof(top->r));
+        top->r.status = DSA_COMP_BATCH_PAGE_FAULT;
+        top->r.faulted = true;
+        top->r.fault_addr = j->fault_addr;
+        top->r.bytes_completed = j->idx;
+        s->n_partial++;
+        dsa_finish(wq, top);
+        return;
     }
-    j->idx = 0;
+    memcpy(j->mem.d, d, DSA_DESC_SIZE);
+    if (j->fence_stop && (dsa_desc_flags(j->mem.d) & DSA_FLAG_FENCE)) {
+        /* Abandoned, with every member after it. */
+        trace_dsa_batch_fence(wq->index, j->idx, j->count);
+        dsa_batch_done(wq, j->idx);
+        return;
+    }
     j->in_member = true;
-    memcpy(j->mem.d, j->list, DSA_DESC_SIZE);
     dsa_desc_begin(s, wq, &j->mem, true);
 }
 
@@ -778,33 +802,12 @@ static bool dsa_report(FaultlabDsaState *s, DSAWq *wq, DSADesc *dd)
     return true;
 }
 
-/*
- * The batch descriptor completes after @ran members. Members abandoned by a
- * fence did not complete: the batch fails and descs_completed counts only
- * the members that ran.
- */
-static void dsa_batch_done(DSAWq *wq, uint32_t ran)
-{
-    DSAJob *j = &wq->job;
-    DSADesc *top = &j->top;
-    bool fail = j->failed || ran < j->count;
-
-    j->in_member = false;
-    memset(&top->r, 0, sizeof(top->r));
-    top->r.status = fail ? DSA_COMP_BATCH_FAIL : DSA_COMP_SUCCESS;
-    top->r.result = fail ? 1 : 0;
-    top->r.bytes_completed = ran;
-    dsa_finish(wq, top);
-}
-
 static void dsa_next(FaultlabDsaState *s, DSAWq *wq)
 {
     DSAJob *j = &wq->job;
     uint8_t code;
 
     if (!j->in_member) {
-        g_free(j->list);
-        j->list = NULL;
         j->phase = DSA_PH_IDLE;
         return;
     }
@@ -822,17 +825,10 @@ static void dsa_next(FaultlabDsaState *s, DSAWq *wq)
     if (code != DSA_COMP_SUCCESS) {
         j->fence_stop = true;
     }
+    j->in_member = false;
     j->idx++;
     if (j->idx < j->count) {
-        memcpy(j->mem.d, j->list + (size_t)j->idx * DSA_DESC_SIZE,
-               DSA_DESC_SIZE);
-        if (j->fence_stop && (dsa_desc_flags(j->mem.d) & DSA_FLAG_FENCE)) {
-            /* Abandoned, with every member after it. */
-            trace_dsa_batch_fence(wq->index, j->idx, j->count);
-            dsa_batch_done(wq, j->idx);
-            return;
-        }
-        dsa_desc_begin(s, wq, &j->mem, true);
+        j->phase = DSA_PH_LIST;
         return;
     }
     dsa_batch_done(wq, j->count);
@@ -1073,8 +1069,6 @@ static void dsa_wq_abort(FaultlabDsaState *s, DSAWq *wq, bool by_pasid,
     if (!by_pasid || (j->phase != DSA_PH_IDLE && j->pasid_valid &&
                       j->pasid == pasid)) {
         dsa_forget(wq);
-        g_free(j->list);
-        j->list = NULL;
         j->phase = DSA_PH_IDLE;
         j->in_member = false;
         j->evl_waiting = false;
@@ -1717,8 +1711,6 @@ static int dsa_pre_save(void *opaque)
                 (1u << 31) | (j->priv ? 1u << 30 : 0) | j->pasid : 0;
             wq->count++;
             dsa_forget(wq);
-            g_free(j->list);
-            j->list = NULL;
             j->phase = DSA_PH_IDLE;
             j->in_member = false;
         }

@@ -50,7 +50,7 @@ GENCAP_VALUE = 0x815F_2013
 WQCAP_VALUE = 0x00CF_0000_0108_0080
 GRPCAP_VALUE = 0x36004  # 4 groups, 96 read buffers, rdbuf_ctrl, rdbuf_limit
 ENGCAP_VALUE = 4
-OPCAP0_VALUE = 0x1_0003_03FF
+OPCAP0_VALUE = 0x1_003F_03FF
 TABLE0_VALUE = 0x0000_0003_0005_0004
 CMDCAP_VALUE = 0x1FFE
 
@@ -146,6 +146,10 @@ class Opcode(IntEnum):
     MEMMOVE = 0x03
     MEMFILL = 0x04
     COMPARE = 0x05
+    DIF_CHECK = 0x12
+    DIF_INS = 0x13
+    DIF_STRP = 0x14
+    DIF_UPDT = 0x15
 
 
 class Flag(IntFlag):
@@ -162,6 +166,7 @@ class Status(IntEnum):
     PAGE_FAULT_NOBOF = 0x03
     BATCH_FAIL = 0x05
     BATCH_PAGE_FAULT = 0x06
+    DIF_ERR = 0x09
     BAD_OPCODE = 0x10
     INVALID_FLAGS = 0x11
     XFER_ERANGE = 0x13
@@ -218,6 +223,11 @@ class CompletionRecord:
     @property
     def fault_addr(self) -> int:
         return int.from_bytes(self.raw[8:16], "little")
+
+    def dif_tags(self, off: int = 16) -> tuple[int, int, int]:
+        """(ref tag, app tag mask, app tag) of a DIF record at +16 (source) or +24."""
+        ref, mask, app = struct.unpack_from("<IHH", self.raw, off)
+        return ref, mask, app
 
 
 @dataclass(frozen=True)

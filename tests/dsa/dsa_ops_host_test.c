@@ -185,10 +185,11 @@ static void print_result(const DSAOpResult *r, const DSAOpState *st)
     dsa_cr_encode(r, cr);
     printf("run status=0x%02x result=%u faulted=%d fault_write=%d "
            "fault_addr=0x%" PRIx64 " bytes_completed=0x%x "
-           "op_specific=0x%" PRIx64 " done=0x%x crc=0x%08x delta=0x%x cr=",
+           "op_specific=0x%" PRIx64 " op_specific2=0x%" PRIx64
+           " done=0x%x crc=0x%08x delta=0x%x cr=",
            r->status, r->result, r->faulted, r->fault_write, r->fault_addr,
-           r->bytes_completed, r->op_specific, st->done, st->crc,
-           st->delta_bytes);
+           r->bytes_completed, r->op_specific, r->op_specific2, st->done,
+           st->crc, st->delta_bytes);
     for (i = 0; i < DSA_CR_SIZE; i++) {
         printf("%02x", cr[i]);
     }
@@ -271,12 +272,16 @@ static uint32_t rnd_size(void)
     }
 }
 
+/* DIF: data bytes per block (descriptor byte 42 bits 1:0) */
+static const uint32_t dif_blocks[4] = { 512, 520, 4096, 4104 };
+
 /* The buffers an operation may touch: the driver's own model. */
 static void allow_for(const uint8_t *d)
 {
     uint64_t src = dsa_desc_u64(d, DSA_DESC_SRC);
     uint64_t dst = dsa_desc_u64(d, DSA_DESC_DST);
     uint32_t n = dsa_desc_u32(d, DSA_DESC_XFER_SIZE);
+    uint32_t blk = dif_blocks[d[42] & 3];
 
     mem.nallow = 0;
 #define ALLOW(b, l) do { \
@@ -320,6 +325,22 @@ static void allow_for(const uint8_t *d)
         ALLOW(src, dsa_desc_u32(d, 40));
         ALLOW(dst, n);
         break;
+    /* whole blocks of the source, and as many of the destination */
+    case DSA_OPCODE_DIF_CHECK:
+        ALLOW(src, n / (blk + 8) * (blk + 8));
+        break;
+    case DSA_OPCODE_DIF_INS:
+        ALLOW(src, n / blk * blk);
+        ALLOW(dst, (uint64_t)(n / blk) * (blk + 8));
+        break;
+    case DSA_OPCODE_DIF_STRP:
+        ALLOW(src, n / (blk + 8) * (blk + 8));
+        ALLOW(dst, (uint64_t)(n / (blk + 8)) * blk);
+        break;
+    case DSA_OPCODE_DIF_UPDT:
+        ALLOW(src, n / (blk + 8) * (blk + 8));
+        ALLOW(dst, n / (blk + 8) * (blk + 8));
+        break;
     default:
         ALLOW(0, 0);    /* nothing */
         break;
@@ -331,7 +352,8 @@ static const uint8_t fuzz_ops[] = {
     DSA_OPCODE_NOOP, DSA_OPCODE_MEMMOVE, DSA_OPCODE_MEMFILL,
     DSA_OPCODE_COMPARE, DSA_OPCODE_COMPVAL, DSA_OPCODE_CR_DELTA,
     DSA_OPCODE_AP_DELTA, DSA_OPCODE_DUALCAST, DSA_OPCODE_CRCGEN,
-    DSA_OPCODE_COPY_CRC, DSA_OPCODE_CFLUSH,
+    DSA_OPCODE_COPY_CRC, DSA_OPCODE_CFLUSH, DSA_OPCODE_DIF_CHECK,
+    DSA_OPCODE_DIF_INS, DSA_OPCODE_DIF_STRP, DSA_OPCODE_DIF_UPDT,
 };
 
 static void fill_regions(uint64_t seed)
@@ -375,7 +397,8 @@ static int same_result(const DSAOpResult *a, const DSAOpResult *b)
 {
     return a->status == b->status && a->result == b->result &&
            a->bytes_completed == b->bytes_completed &&
-           a->op_specific == b->op_specific;
+           a->op_specific == b->op_specific &&
+           a->op_specific2 == b->op_specific2;
 }
 
 /*
@@ -459,6 +482,26 @@ static int fuzz_one(uint64_t iter_seed, DSAOpLimits *lim, unsigned long *stats)
 
         memcpy(d + 40, &sz, 4);
         memset(d + 44, 0, 4);
+    }
+    if (d[7] >= DSA_OPCODE_DIF_CHECK && d[7] <= DSA_OPCODE_DIF_UPDT) {
+        /* mostly valid flag bytes and whole blocks */
+        uint32_t blk, step, n;
+
+        if (rnd() % 4) {
+            d[42] &= 0x0f;
+            d[41] &= 0xf8;
+        }
+        blk = dif_blocks[d[42] & 3];
+        step = d[7] == DSA_OPCODE_DIF_INS ? blk : blk + 8;
+        if (rnd() % 2) {
+            n = step * (uint32_t)(1 + rnd() % 12);
+            memcpy(d + 32, &n, 4);
+        }
+        if (rnd() % 2) {
+            /* checks that random data passes: every block runs */
+            d[40] = (d[40] | 0x60) & ~0x0b;
+            d[52] = d[53] = 0xff;
+        }
     }
 
     allow_for(d);
@@ -558,7 +601,7 @@ static int fuzz(uint64_t seed, unsigned long count)
 {
     DSAOpLimits lim = {
         .max_xfer_size = 0,
-        .opcap = { 0x3ff | 1ull << 0x10 | 1ull << 0x11, 0, 0, 0 },
+        .opcap = { 0x3ff | 0x3full << 0x10, 0, 0, 0 },
         .gencap = 1 << 1 | 1 << 8,
     };
     unsigned long i, stats[3] = { 0 };

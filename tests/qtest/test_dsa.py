@@ -791,6 +791,264 @@ def test_batch_with_a_failing_member_and_unreadable_list(s: Session) -> None:
     )
 
 
+# -- DIF (T10 protection information) -------------------------------------------
+
+
+def crc16_t10(data: bytes) -> int:
+    """CRC-16 T10-DIF (polynomial 0x8BB7, MSB first, init 0): the DIF guard."""
+    reg = 0
+    for b in data:
+        reg ^= b << 8
+        for _ in range(8):
+            reg = ((reg << 1) ^ 0x8BB7 if reg & 0x8000 else reg << 1) & 0xFFFF
+    return reg
+
+
+def dif_tuple(block: bytes, app: int, ref: int) -> bytes:
+    """The 8 bytes after a block: guard, application tag, reference tag, big-endian."""
+    return struct.pack(">HHI", crc16_t10(block), app, ref)
+
+
+Tags = tuple[int, int, int]  # reference tag, application tag mask, application tag
+
+
+def dif_fields(
+    sflags: int = 0,
+    oflags: int = 0,
+    dflags: int = 0,
+    src: Tags = (0, 0, 0),
+    dst: Tags = (0, 0, 0),
+) -> bytes:
+    """Descriptor bytes 40..63: DIF flag bytes, source tags at +48, destination tags at +56."""
+    head = bytes([sflags, oflags, dflags]) + bytes(5)
+    return head + struct.pack("<IHH", *src) + struct.pack("<IHH", *dst)
+
+
+def test_dif_insert_check_strip_update(s: Session) -> None:
+    """accel-config's dsa_test values: 512-byte blocks, ref tag 0xABBA incrementing, app tag
+    0xFACE fixed; Update with both reference tags fixed (source and destination flags 0x80)."""
+    s.enable(0)
+    src, ins, strp, upd, cr = mib(1), mib(2), mib(2, 0x2000), mib(2, 0x4000), mib(3)
+    data = fill(s.qt, src, 1024, 21)
+    s.qt.memwrite(cr, bytes(4 * 32))
+    tags = (0xABBA, 0, 0xFACE)
+    flags = Flag.CRAV | Flag.RCR
+    prot = b"".join(data[i : i + 512] + dif_tuple(data[i : i + 512], 0xFACE, 0xABBA + i // 512)
+                    for i in (0, 512))  # fmt: skip
+    fixed = b"".join(data[i : i + 512] + dif_tuple(data[i : i + 512], 0x1234, 0x77)
+                     for i in (0, 512))  # fmt: skip
+    d = desc(
+        Opcode.DIF_INS, flags, cr, src, ins, 1024, op_specific=dif_fields(dst=tags)
+    )
+    assert s.submit(0, d) == PORTAL_ACCEPTED
+    rec = s.dsa.wait_cr(cr)
+    assert (rec.status, rec.result, rec.bytes_completed) == (Status.SUCCESS, 0, 0)
+    assert rec.dif_tags(24) == (0xABBA + 2, 0, 0xFACE)  # where a next block would start
+    assert s.qt.memread(ins, 1040) == prot
+    d = desc(
+        Opcode.DIF_CHECK, flags, cr + 32, ins, 0, 1040, op_specific=dif_fields(src=tags)
+    )
+    assert s.submit(0, d) == PORTAL_ACCEPTED
+    rec = s.dsa.wait_cr(cr + 32)
+    assert (rec.status, rec.result) == (Status.SUCCESS, 0)
+    assert rec.dif_tags() == (0xABBA + 2, 0, 0xFACE)
+    d = desc(
+        Opcode.DIF_STRP,
+        flags,
+        cr + 64,
+        ins,
+        strp,
+        1040,
+        op_specific=dif_fields(src=tags),
+    )
+    assert s.submit(0, d) == PORTAL_ACCEPTED
+    assert s.dsa.wait_cr(cr + 64).status == Status.SUCCESS
+    assert s.qt.memread(strp, 1024) == data
+    s.qt.memwrite(src + 0x1000, fixed)
+    update = dif_fields(0x80, 0x80, src=(0x77, 0, 0x1234), dst=(0xABBA, 0, 0xFACE))
+    d = desc(
+        Opcode.DIF_UPDT, flags, cr + 96, src + 0x1000, upd, 1040, op_specific=update
+    )
+    assert s.submit(0, d) == PORTAL_ACCEPTED
+    rec = s.dsa.wait_cr(cr + 96)
+    assert rec.status == Status.SUCCESS
+    assert (rec.dif_tags(16), rec.dif_tags(24)) == (
+        (0x77, 0, 0x1234),
+        (0xABBA, 0, 0xFACE),
+    )
+    want = b"".join(data[i : i + 512] + dif_tuple(data[i : i + 512], 0xFACE, 0xABBA)
+                    for i in (0, 512))  # fmt: skip
+    assert s.qt.memread(upd, 1040) == want
+    assert s.dsa.read64(REG_OPCAP) >> 0x12 & 0xF == 0xF
+
+
+def test_dif_error_completion_record(s: Session) -> None:
+    """A reference tag that does not match in block 1: DIF error 0x09, dif_status bit 2,
+    bytes_completed = the block's source offset, the tags it was checked against; Strip
+    wrote block 0 only."""
+    s.enable(0)
+    src, dst, cr = mib(1), mib(2), mib(3)
+    s.qt.memwrite(dst, bytes(2048))
+    s.qt.memwrite(cr, bytes(64))
+    blocks = [random.Random(i).randbytes(512) for i in range(3)]
+    refs = [0x10, 0x99, 0x12]  # block 1 should carry 0x11
+    prot = b"".join(
+        b + dif_tuple(b, 0x5555, r) for b, r in zip(blocks, refs, strict=True)
+    )
+    s.qt.memwrite(src, prot)
+    fields = dif_fields(src=(0x10, 0, 0x5555))
+    flags = Flag.CRAV  # an error writes the record without RCR
+    for i, op in enumerate((Opcode.DIF_CHECK, Opcode.DIF_STRP)):
+        d = desc(op, flags, cr + 32 * i, src, dst, len(prot), op_specific=fields)
+        assert s.submit(0, d) == PORTAL_ACCEPTED
+        rec = s.dsa.wait_cr(cr + 32 * i)
+        assert (rec.status, rec.result, rec.bytes_completed) == (
+            Status.DIF_ERR,
+            0x04,
+            520,
+        )
+        assert rec.dif_tags() == (0x11, 0, 0x5555)
+    assert s.qt.memread(dst, 1024) == blocks[0] + bytes(512)
+    # a transfer size that is not whole blocks is refused before anything runs
+    d = desc(Opcode.DIF_CHECK, flags, cr + 64, src, 0, 1000, op_specific=fields)
+    assert s.submit(0, d) == PORTAL_ACCEPTED
+    assert s.dsa.wait_cr(cr + 64).status == Status.XFER_ERANGE
+
+
+def test_batch_fence_after_a_failed_member_abandons_the_rest(s: Session) -> None:
+    """A fenced member waits for the members before it; when one of them did not succeed it is
+    abandoned with every member after it: no records, descs_completed counts those that ran."""
+    s.enable(0)
+    src, dst, crs, lst = mib(1), mib(2), mib(3), mib(5)
+    fill(s.qt, src, 256, 30)
+    s.qt.memwrite(crs, bytes(8 * 32))
+    flags = Flag.CRAV | Flag.RCR
+    members = [
+        desc(Opcode.MEMMOVE, flags, crs, src, dst, 256),
+        desc(Opcode.MEMMOVE, flags, crs + 32, UNBACKED, dst, 256),  # 0x03, PRS off
+        desc(Opcode.NOOP, flags | Flag.FENCE, crs + 64),
+        desc(Opcode.NOOP, flags, crs + 96),
+    ]
+    s.qt.memwrite(lst, b"".join(members))
+    bcr = crs + 0x100
+    for i, count in enumerate((3, 4)):
+        s.qt.memwrite(crs, bytes(4 * 32))
+        d = desc(Opcode.BATCH, flags, bcr + 32 * i, lst, 0, count)
+        assert s.submit(0, d) == PORTAL_ACCEPTED
+        rec = s.dsa.wait_cr(bcr + 32 * i)
+        assert (rec.status, rec.result, rec.bytes_completed) == (
+            Status.BATCH_FAIL,
+            1,
+            2,
+        )
+        got = [s.qt.memread(crs + 32 * k, 1)[0] for k in range(4)]
+        assert got == [Status.SUCCESS, Status.PAGE_FAULT_NOBOF, 0, 0]
+
+
+def test_batch_fence_after_success_runs_and_false_predicate_stops_it(
+    s: Session,
+) -> None:
+    s.enable(0)
+    a, b, crs, lst = mib(1), mib(1, 0x1000), mib(3), mib(5)
+    fill(s.qt, a, 64, 31)
+    s.qt.memwrite(b, bytes(64))
+    s.qt.memwrite(crs, bytes(8 * 32))
+    flags = Flag.CRAV | Flag.RCR
+    check_result = 0x80  # Check Result: expected_res (byte 40) 0, the buffers differ
+    s.qt.memwrite(lst, b"".join([
+        desc(Opcode.NOOP, flags, crs),
+        desc(Opcode.NOOP, flags | Flag.FENCE, crs + 32),
+        desc(Opcode.COMPARE, flags | check_result, crs + 64, a, b, 64),
+        desc(Opcode.NOOP, flags | Flag.FENCE, crs + 96),
+    ]))  # fmt: skip
+    bcr = crs + 0x100
+    assert s.submit(0, desc(Opcode.BATCH, flags, bcr, lst, 0, 4)) == PORTAL_ACCEPTED
+    rec = s.dsa.wait_cr(bcr)
+    # the first fence finds two successes and runs; the second finds Success with false
+    # predicate (0x02) and is abandoned
+    assert (rec.status, rec.bytes_completed) == (Status.BATCH_FAIL, 3)
+    got = [s.qt.memread(crs + 32 * k, 1)[0] for k in range(4)]
+    assert got == [Status.SUCCESS, Status.SUCCESS, 0x02, 0]
+
+
+def test_batch_fence_after_a_record_that_went_to_the_event_log_runs(s: Session) -> None:
+    """A member whose record could not be written (0x1a to the event log) succeeded: the
+    device cannot know whether software will deliver the record, and idxd fixes the batch
+    status from the log (irq.c idxd_evl_fault_work), so a later fence is not stopped."""
+    evl = mib(8)
+    s.enable(0, evl=(evl, 64))
+    crs, lst = mib(3), mib(5)
+    s.qt.memwrite(crs, bytes(4 * 32))
+    flags = Flag.CRAV | Flag.RCR
+    s.qt.memwrite(lst, b"".join([
+        desc(Opcode.NOOP, flags, UNBACKED + 0x40),
+        desc(Opcode.NOOP, flags | Flag.FENCE, crs + 32),
+    ]))  # fmt: skip
+    bcr = crs + 0x60
+    assert s.submit(0, desc(Opcode.BATCH, flags, bcr, lst, 0, 2)) == PORTAL_ACCEPTED
+    assert s.dsa.wait_cr(crs + 32).status == Status.SUCCESS
+    # the batch record follows the member's through the log (0x27), with Success and 2 done
+    for _ in range(50):
+        if s.dsa.evl_status()[1] == 2:
+            break
+        s.dsa.read32(REG_VERSION)
+    m, b = evl_entry(s, evl, 0), evl_entry(s, evl, 1)
+    assert (m.error, m.batch_idx, m.cr.status) == (Status.CRA_XLAT, 0, Status.SUCCESS)
+    assert (b.error, b.cr.status, b.cr.bytes_completed) == (Status.BATCH_EVL_ERR, 1, 2)
+
+
+def test_batch_list_is_read_as_it_goes(s: Session) -> None:
+    """The members before an unreadable one run; the batch completes 0x06 with
+    descs_completed = its index and the address that faulted, so a client resumes from
+    list + 64 x descs_completed."""
+    s.enable(0)
+    src, dst, crs = mib(1), mib(2), mib(3)
+    data = fill(s.qt, src, 512, 40)
+    s.qt.memwrite(crs, bytes(4 * 32))
+    flags = Flag.CRAV | Flag.RCR
+    lst = RAM_END - 128  # members 0 and 1 in RAM, 2 and 3 beyond its end
+    s.qt.memwrite(lst, desc(Opcode.MEMMOVE, flags, crs, src, dst, 512))
+    s.qt.memwrite(lst + 64, desc(Opcode.NOOP, flags, crs + 32))
+    bcr = crs + 0x80
+    assert s.submit(0, desc(Opcode.BATCH, flags, bcr, lst, 0, 4)) == PORTAL_ACCEPTED
+    rec = s.dsa.wait_cr(bcr)
+    assert (rec.status, rec.bytes_completed, rec.fault_addr) == (
+        Status.BATCH_PAGE_FAULT,
+        2,
+        RAM_END,
+    )
+    assert [s.qt.memread(crs + 32 * k, 1)[0] for k in range(3)] == [1, 1, 0]
+    assert s.qt.memread(dst, 512) == data
+    assert s.qom("partial-completions") == 1
+
+
+def test_batch_list_fault_after_member_records_went_to_the_log(s: Session) -> None:
+    """Linux relies on the order (irq.c idxd_evl_fault_work): a member's record goes to the
+    event log, then the list read fails; the batch's 0x06 record follows through the log as
+    0x27 and idxd sets its result to 1."""
+    evl = mib(8)
+    s.enable(0, evl=(evl, 64))
+    flags = Flag.CRAV | Flag.RCR
+    lst = RAM_END - 64
+    s.qt.memwrite(lst, desc(Opcode.NOOP, flags, UNBACKED + 0x20))
+    bcr = mib(3)
+    s.qt.memwrite(bcr, bytes(32))
+    assert s.submit(0, desc(Opcode.BATCH, flags, bcr, lst, 0, 3)) == PORTAL_ACCEPTED
+    for _ in range(50):
+        if s.dsa.evl_status()[1] == 2:
+            break
+        s.dsa.read32(REG_VERSION)
+    m, b = evl_entry(s, evl, 0), evl_entry(s, evl, 1)
+    assert (m.error, m.batch, m.batch_idx, m.cr.status) == (Status.CRA_XLAT, True, 0, 1)
+    assert (b.error, b.fault_addr) == (Status.BATCH_EVL_ERR, bcr)
+    assert (b.cr.status, b.cr.bytes_completed, b.cr.fault_addr) == (
+        Status.BATCH_PAGE_FAULT,
+        1,
+        RAM_END,
+    )
+    assert s.qt.memread(bcr, 32) == bytes(32)
+
+
 def test_evlcfg_locked_while_enabled(r: Session) -> None:
     r.enable(0, evl=(mib(8), 64))
     r.dsa.write64(REG_EVLCFG, mib(9))

@@ -38,7 +38,7 @@ SUCCESS, SUCCESS_PRED, PAGE_FAULT, WRITE = 0x01, 0x02, 0x03, 0x80
 BAD_OPCODE, INVALID_FLAGS, XFER_ERANGE, DR_ERANGE = 0x10, 0x11, 0x13, 0x15
 OVERLAP, DCAST_ERR, CRA_ALIGN, ADDR_ALIGN = 0x16, 0x17, 0x1B, 0x1C
 DR_OFFSET_NOINC, DR_OFFSET_ERANGE = 0x07, 0x08
-ALL_OPCAP = (1 << 0x0A) - 1 | 1 << 0x10 | 1 << 0x11 | 1 << 0x20
+ALL_OPCAP = (1 << 0x0A) - 1 | 0x3F << 0x10 | 1 << 0x20  # with DIF 0x12..0x15
 GENCAP_OVERLAP, GENCAP_READBACK = 1 << 1, 1 << 8
 
 A, B, C, D = 0x10000, 0x40000, 0x80000, 0xC0000  # 8-page regions
@@ -575,6 +575,536 @@ def test_delta_overflow_check_result_and_errors(bench: Bench) -> None:
     ]
 
 
+# ---- DIF (T10 protection information) ----
+#
+# Block = blk data bytes followed by an 8-byte tuple: guard (CRC-16 T10-DIF of the data,
+# big-endian), application tag (big-endian), reference tag (big-endian 32-bit), as accel-config
+# test/dsa.c init_dif_check writes it. Descriptor: byte 40 source DIF flags, 41 destination DIF
+# flags, 42 DIF flags (bits 1:0 block size 512/520/4096/4104, 2 invert CRC seed, 3 invert CRC
+# result); +48 source ref tag seed, app tag mask, app tag seed; +56 the destination's. CR: byte 1
+# dif_status, +16 source tags, +24 destination tags (Insert: +24 only).
+
+DIF_CHECK, DIF_INS, DIF_STRP, DIF_UPDT = 0x12, 0x13, 0x14, 0x15
+DIF_OPS = (DIF_CHECK, DIF_INS, DIF_STRP, DIF_UPDT)
+DIF_ERR = 0x09
+DIF_BLOCKS = (512, 520, 4096, 4104)
+# source DIF flags
+ALL_F_ERR, ALL_F, APP_F, APP_REF_F = 0x01, 0x02, 0x04, 0x08
+SRC_APP_INC, GUARD_OFF, REF_OFF, SRC_REF_FIXED = 0x10, 0x20, 0x40, 0x80
+# destination DIF flags
+APP_PASS, DST_APP_INC, GUARD_PASS, REF_PASS, DST_REF_FIXED = 0x08, 0x10, 0x20, 0x40, 0x80
+# DIF flags
+INV_SEED, INV_RESULT = 0x04, 0x08
+# dif_status
+E_GUARD, E_APP, E_REF, E_ALL_F = 0x01, 0x02, 0x04, 0x08
+
+
+def _crc16_byte(v: int) -> int:
+    reg = v << 8
+    for _ in range(8):
+        reg = ((reg << 1) ^ 0x8BB7 if reg & 0x8000 else reg << 1) & 0xFFFF
+    return reg
+
+
+CRC16_TABLE = [_crc16_byte(i) for i in range(256)]
+
+
+def crc16_t10(data: bytes, init: int = 0) -> int:
+    """CRC-16 T10-DIF: polynomial 0x8BB7, MSB first, no reflection, no final xor."""
+    reg = init
+    for b in data:
+        reg = ((reg << 8) & 0xFFFF) ^ CRC16_TABLE[(reg >> 8) ^ b]
+    return reg
+
+
+def guard(data: bytes, dflags: int = 0) -> int:
+    crc = crc16_t10(data, 0xFFFF if dflags & INV_SEED else 0)
+    return crc ^ 0xFFFF if dflags & INV_RESULT else crc
+
+
+@dataclass(frozen=True)
+class Tags:
+    """One side's tags as a descriptor gives them: seeds for block 0 and how they move."""
+
+    ref: int = 0xABBA
+    mask: int = 0
+    app: int = 0xFACE
+    ref_fixed: bool = False
+    app_inc: bool = False
+
+    def at(self, block: int) -> tuple[int, int]:
+        ref = self.ref if self.ref_fixed else (self.ref + block) & 0xFFFFFFFF
+        app = (self.app + block) & 0xFFFF if self.app_inc else self.app
+        return ref, app
+
+    def desc_bytes(self) -> bytes:
+        return struct.pack("<IHH", self.ref, self.mask, self.app)
+
+    def cr(self, block: int) -> int:
+        """The CR's view (+16 or +24) for the block a run stopped at or would start next."""
+        ref, app = self.at(block)
+        return ref | self.mask << 32 | app << 48
+
+
+def tuple_bytes(g: int, app: int, ref: int) -> bytes:
+    return struct.pack(">HHI", g, app, ref)
+
+
+def protect(data: bytes, blk: int, tags: Tags, dflags: int = 0) -> bytes:
+    """data (whole blocks) with a tuple after each block, as DIF Insert writes it."""
+    out = bytearray()
+    for i in range(len(data) // blk):
+        block = data[i * blk : (i + 1) * blk]
+        ref, app = tags.at(i)
+        out += block + tuple_bytes(guard(block, dflags), app & ~tags.mask & 0xFFFF, ref)
+    return bytes(out)
+
+
+def strip(prot: bytes, blk: int) -> bytes:
+    return b"".join(prot[i : i + blk] for i in range(0, len(prot), blk + 8))
+
+
+def dif_desc(
+    op: int,
+    src: int,
+    dst: int,
+    n: int,
+    *,
+    sflags: int = 0,
+    oflags: int = 0,
+    dflags: int = 0,
+    src_tags: Tags | None = None,
+    dst_tags: Tags | None = None,
+    flags: int = CRAV | RCR,
+) -> bytes:
+    extra = {40: bytes([sflags, oflags, dflags])}
+    if src_tags is not None:
+        extra[48] = src_tags.desc_bytes()
+    if dst_tags is not None:
+        extra[56] = dst_tags.desc_bytes()
+    return desc(op, src, dst, n, flags, extra)
+
+
+def src_side(sflags: int, tags: Tags) -> Tags:
+    """The source tags a descriptor with these source DIF flags describes."""
+    return Tags(tags.ref, tags.mask, tags.app, bool(sflags & SRC_REF_FIXED), bool(sflags & 0x10))
+
+
+def dst_side(oflags: int, tags: Tags) -> Tags:
+    return Tags(tags.ref, tags.mask, tags.app, bool(oflags & DST_REF_FIXED), bool(oflags & 0x10))
+
+
+def test_crc16_t10_model_is_the_catalogue_crc() -> None:
+    assert crc16_t10(b"123456789") == 0xD0DB  # CRC-16/T10-DIF check value
+    # accel-config dsa_calculate_crc_t10dif with DIF_INVERT_CRC_SEED | DIF_INVERT_CRC_RESULT
+    data = rand(512)
+    assert guard(data, INV_SEED | INV_RESULT) == crc16_t10(data, 0xFFFF) ^ 0xFFFF
+
+
+@pytest.mark.parametrize("bs", range(4))
+@pytest.mark.parametrize(
+    ("oflags", "dflags", "mask"),
+    [(0, 0, 0), (DST_REF_FIXED | DST_APP_INC, INV_SEED | INV_RESULT, 0x0F0F)],
+)
+def test_dif_insert_writes_the_tuples(
+    bench: Bench, bs: int, oflags: int, dflags: int, mask: int
+) -> None:
+    blk = DIF_BLOCKS[bs]
+    k = 3
+    data = rand(k * blk, seed=bs)
+    tags = dst_side(oflags, Tags(0xFFFFFFFE, mask, 0xFFFE))  # both wrap
+    s, d = A + 40, B + 8
+    bench.region(A, data.rjust(len(data) + 40, b"\0")).region(B).limits()
+    bench.allow(s, len(data)).allow(d, k * (blk + 8))
+    res, mems = one_run(
+        bench, dif_desc(DIF_INS, s, d, len(data), oflags=oflags, dflags=bs | dflags, dst_tags=tags)
+    )
+    assert (res["status"], res["result"], res["bytes_completed"]) == (SUCCESS, 0, 0)
+    assert mems[B][8 : 8 + k * (blk + 8)] == protect(data, blk, tags, dflags)
+    assert mems[B][8 + k * (blk + 8) :] == bytes(REGION - 8 - k * (blk + 8))
+    # CR: +16 reserved, +24 the destination tags where a next descriptor would start
+    assert (res["op_specific"], res["op_specific2"]) == (0, tags.cr(k))
+    assert struct.unpack_from("<QQ", cr_bytes(res), 16) == (0, tags.cr(k))
+
+
+def test_dif_insert_accel_config_values(bench: Bench) -> None:
+    """dsa_test -o 0x13 -l 1024: 0x0123456789abcdef pattern, ref 0xABBA incrementing, app 0xFACE."""
+    data = pattern_bytes(1024, u64(0x0123456789ABCDEF))
+    bench.region(A, data).region(B).limits()
+    res, mems = one_run(bench, dif_desc(DIF_INS, A, B, 1024, dst_tags=Tags()))
+    assert res["status"] == SUCCESS
+    for i in range(2):
+        block = mems[B][i * 520 : (i + 1) * 520]
+        assert block[:512] == data[i * 512 : (i + 1) * 512]
+        assert block[512:] == tuple_bytes(crc16_t10(data[:512]), 0xFACE, 0xABBA + i)
+
+
+@pytest.mark.parametrize("bs", range(4))
+@pytest.mark.parametrize("sflags", [0, SRC_REF_FIXED | SRC_APP_INC])
+def test_dif_check_and_strip_accept_good_tuples(bench: Bench, bs: int, sflags: int) -> None:
+    blk = DIF_BLOCKS[bs]
+    tags = src_side(sflags, Tags(0x1000, 0, 0x2000))
+    prot = protect(rand(4 * blk, seed=7), blk, tags)
+    bench.region(A, prot).region(C).limits()
+    bench.desc(dif_desc(DIF_CHECK, A, 0, len(prot), sflags=sflags, dflags=bs, src_tags=tags))
+    bench.cmd("run")
+    bench.desc(dif_desc(DIF_STRP, A, C, len(prot), sflags=sflags, dflags=bs, src_tags=tags))
+    bench.cmd("run")
+    results, mems, _ = bench.go()
+    for r in results:
+        assert (r["status"], r["result"], r["bytes_completed"]) == (SUCCESS, 0, 0)
+        assert (r["op_specific"], r["op_specific2"]) == (tags.cr(4), 0)
+    assert mems[A] == prot.ljust(len(mems[A]), b"\0")  # the source is never written
+    assert mems[C][: 4 * blk] == strip(prot, blk)
+    assert mems[C][4 * blk :] == bytes(len(mems[C]) - 4 * blk)
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "status"),
+    [
+        ("guard", E_GUARD),
+        ("app", E_APP),
+        ("ref", E_REF),
+        ("data", E_GUARD),
+        ("tags", E_APP | E_REF),
+    ],
+)
+@pytest.mark.parametrize("op", [DIF_CHECK, DIF_STRP, DIF_UPDT])
+def test_dif_error_completion(bench: Bench, op: int, corrupt: str, status: int) -> None:
+    blk = 512
+    tags = Tags(0x50, 0, 0x60)
+    prot = bytearray(protect(rand(5 * blk, seed=3), blk, tags))
+    at = 2 * (blk + 8)  # block 2
+    offs = {
+        "guard": [blk],
+        "app": [blk + 2],
+        "ref": [blk + 7],
+        "data": [10],
+        "tags": [blk + 3, blk + 4],
+    }
+    for off in offs[corrupt]:
+        prot[at + off] ^= 0x21
+    bench.region(A, bytes(prot)).region(C).limits()
+    dtags = Tags(0x7000, 0, 0x8000)
+    d = dif_desc(op, A, C if op != DIF_CHECK else 0, len(prot), src_tags=tags, dst_tags=dtags)
+    res, mems = one_run(bench, d)
+    assert (res["status"], res["result"], res["faulted"]) == (DIF_ERR, status, 0)
+    # bytes_completed: the source offset of the block in error; the tags: those it was checked
+    # against (and, for Update, the destination's for the same block)
+    assert res["bytes_completed"] == at
+    assert res["op_specific"] == tags.cr(2)
+    assert res["op_specific2"] == (dtags.cr(2) if op == DIF_UPDT else 0)
+    cr = cr_bytes(res)
+    assert (cr[0], cr[1]) == (DIF_ERR, status)
+    assert struct.unpack_from("<IIHH", cr, 4)[0] == at
+    # the blocks before it were written, nothing from it on
+    if op == DIF_STRP:
+        assert mems[C][: 2 * blk] == strip(bytes(prot[:at]), blk)
+        assert mems[C][2 * blk :] == bytes(REGION - 2 * blk)
+    if op == DIF_UPDT:
+        assert mems[C][:at] == protect(strip(bytes(prot[:at]), blk), blk, dtags)
+        assert mems[C][at:] == bytes(REGION - at)
+
+
+def test_dif_check_f_detect_and_all_f_error(bench: Bench) -> None:
+    blk = 512
+    tags = Tags(0x10, 0, 0x20)
+    good = protect(rand(3 * blk, seed=4), blk, tags)
+
+    def with_tuple(t: bytes) -> bytes:
+        p = bytearray(good)
+        p[blk + 8 + blk : 2 * (blk + 8)] = t  # block 1's tuple
+        return bytes(p)
+
+    bad_guard = bytes([0x12, 0x34])
+    cases = [
+        # (tuple of block 1, source DIF flags, status, dif_status)
+        (b"\xff" * 8, ALL_F | ALL_F_ERR, DIF_ERR, E_ALL_F),  # all F with the error enabled
+        (b"\xff" * 8, ALL_F, SUCCESS, 0),  # all F detected: the block is not checked
+        (b"\xff" * 8, 0, DIF_ERR, E_GUARD | E_APP | E_REF),  # not detected: checked
+        (bad_guard + b"\xff\xff" + b"\0\0\0\x11", APP_F, SUCCESS, 0),  # app tag 0xFFFF
+        (bad_guard + b"\xff\xff" + b"\0\0\0\x11", APP_REF_F, DIF_ERR, E_GUARD | E_APP),
+        (bad_guard + b"\xff" * 6, APP_REF_F, SUCCESS, 0),  # app and ref all F
+        (bad_guard + b"\0\x20" + b"\0\0\0\x11", GUARD_OFF, SUCCESS, 0),
+        (bad_guard + b"\0\x20" + b"\0\0\0\x99", GUARD_OFF | REF_OFF, SUCCESS, 0),
+        (bad_guard + b"\0\x20" + b"\0\0\0\x99", GUARD_OFF, DIF_ERR, E_REF),
+    ]
+    for i, (t, _, _, _) in enumerate(cases):
+        bench.region(0x100000 * (i + 1), with_tuple(t))
+    bench.limits()
+    for i, (_, sflags, _, _) in enumerate(cases):
+        src = 0x100000 * (i + 1)
+        bench.desc(dif_desc(DIF_CHECK, src, 0, len(good), sflags=sflags, src_tags=tags))
+        bench.cmd("run")
+    results, _, _ = bench.go()
+    got = [(r["status"], r["result"]) for r in results]
+    assert got == [(s, e) for _, _, s, e in cases]
+    assert all(r["bytes_completed"] == blk + 8 for r in results if r["status"] == DIF_ERR)
+
+
+def test_dif_application_tag_mask(bench: Bench) -> None:
+    blk = 512
+    data = rand(2 * blk, seed=5)
+    stored = Tags(0x1, 0, 0xAB00)
+    prot = protect(data, blk, stored)
+    bench.region(A, prot).region(C).limits()
+    # mask bits are not compared: 0xAB00 matches 0xABFF under 0x00FF, not 0xAAFF
+    for app, mask in [(0xABFF, 0x00FF), (0xAAFF, 0x00FF), (0x1234, 0xFFFF), (0xAB00, 0)]:
+        bench.desc(dif_desc(DIF_CHECK, A, 0, len(prot), src_tags=Tags(0x1, mask, app)))
+        bench.cmd("run")
+    # Insert writes the seed with the mask bits cleared (DML's reference)
+    bench.desc(dif_desc(DIF_INS, A, C, blk, dst_tags=Tags(0x5, 0xF00F, 0xABCD))).cmd("run")
+    results, mems, _ = bench.go()
+    assert [(r["status"], r["result"]) for r in results[:4]] == [
+        (SUCCESS, 0),
+        (DIF_ERR, E_APP),
+        (SUCCESS, 0),
+        (SUCCESS, 0),
+    ]
+    assert results[1]["op_specific"] == Tags(0x1, 0x00FF, 0xAAFF).cr(0)
+    assert mems[C][blk : blk + 8] == tuple_bytes(crc16_t10(prot[:blk]), 0x0BC0, 0x5)
+
+
+@pytest.mark.parametrize(
+    "oflags",
+    [
+        0,
+        DST_REF_FIXED,
+        DST_APP_INC,
+        GUARD_PASS,
+        APP_PASS,
+        REF_PASS,
+        GUARD_PASS | APP_PASS | REF_PASS,
+    ],
+)
+def test_dif_update_rewrites_or_passes_each_field(bench: Bench, oflags: int) -> None:
+    blk, k = 520, 3
+    dflags = 1 | INV_RESULT  # 520-byte blocks; the guard is checked and written inverted
+    stags = Tags(0x11111111, 0, 0x2222)
+    dtags = dst_side(oflags, Tags(0x33333333, 0, 0x4444))
+    data = rand(k * blk, seed=8)
+    prot = protect(data, blk, stags, dflags)
+    bench.region(A, prot).region(C).limits()
+    d = dif_desc(
+        DIF_UPDT, A, C, len(prot), oflags=oflags, dflags=dflags, src_tags=stags, dst_tags=dtags
+    )
+    res, mems = one_run(bench, d)
+    assert res["status"] == SUCCESS
+    assert (res["op_specific"], res["op_specific2"]) == (stags.cr(k), dtags.cr(k))
+    for i in range(k):
+        block = data[i * blk : (i + 1) * blk]
+        src_ref, src_app = stags.at(i)
+        ref, app = dtags.at(i)
+        g = guard(block, dflags)
+        want = tuple_bytes(
+            g,  # recomputed or passed, the same value for a good source
+            src_app if oflags & APP_PASS else app,
+            src_ref if oflags & REF_PASS else ref,
+        )
+        assert mems[C][i * (blk + 8) : (i + 1) * (blk + 8)] == block + want
+
+
+def test_dif_update_guard_pass_through_keeps_an_unchecked_guard(bench: Bench) -> None:
+    blk = 512
+    stags = Tags(7, 0, 9)
+    prot = bytearray(protect(rand(blk, seed=9), blk, stags))
+    prot[blk : blk + 2] = b"\xde\xad"
+    bench.region(A, bytes(prot)).region(C).limits()
+    for oflags in (GUARD_PASS, 0):
+        dst = C + PAGE * (oflags != 0)
+        d = dif_desc(
+            DIF_UPDT,
+            A,
+            dst,
+            len(prot),
+            sflags=GUARD_OFF,
+            oflags=oflags,
+            src_tags=stags,
+            dst_tags=Tags(1, 0, 2),
+        )
+        bench.desc(d).cmd("run")
+    results, mems, _ = bench.go()
+    assert [r["status"] for r in results] == [SUCCESS, SUCCESS]
+    assert mems[C][PAGE + blk : PAGE + blk + 2] == b"\xde\xad"
+    assert mems[C][blk : blk + 8] == tuple_bytes(crc16_t10(bytes(prot[:blk])), 2, 1)
+
+
+def dif_layout(op: int, blk: int, k: int) -> tuple[int, int]:
+    """(source length, destination length) of k blocks."""
+    prot = k * (blk + 8)
+    return {
+        DIF_CHECK: (prot, 0),
+        DIF_INS: (k * blk, prot),
+        DIF_STRP: (prot, k * blk),
+        DIF_UPDT: (prot, prot),
+    }[op]
+
+
+def dif_source(op: int, blk: int, k: int, tags: Tags) -> bytes:
+    data = rand(k * blk, seed=op + blk)
+    return data if op == DIF_INS else protect(data, blk, tags)
+
+
+@pytest.mark.parametrize("op", DIF_OPS)
+@pytest.mark.parametrize("bs", [0, 3])
+def test_dif_every_page_faulted_resumes_to_the_unfaulted_run(
+    driver: Path, tmp_path: Path, op: int, bs: int
+) -> None:
+    """Every source page absent, every destination page read-only: the run stops once per page,
+    always on a block boundary with the tags of that block, and the resumed run ends exactly as
+    a run that never faulted (result, completion record, memory)."""
+    blk = DIF_BLOCKS[bs]
+    k = 7 if bs == 0 else 3
+    stags = Tags(0xFFFFFFFD, 0x000F, 0xFFF0, False, True)  # ref and app wrap
+    dtags = Tags(0x100, 0, 0x200, False, True)
+    src_len, dst_len = dif_layout(op, blk, k)
+    source = dif_source(op, blk, k, stags)
+    s, d = A + 100, B + 3000  # unaligned: blocks straddle pages
+    d_ = dif_desc(
+        op,
+        s,
+        d if op != DIF_CHECK else 0,
+        src_len,
+        sflags=SRC_APP_INC,
+        oflags=DST_APP_INC,
+        dflags=bs,
+        src_tags=stags,
+        dst_tags=dtags,
+    )
+    runs = {}
+    for name in ("clean", "faulted"):
+        (tmp_path / name).mkdir()
+        b = Bench(driver, tmp_path / name)
+        b.region(A, (bytes(100) + source).ljust(REGION, b"\0")).region(B).limits().allow(s, src_len)
+        if dst_len:
+            b.allow(d, dst_len)
+        if name == "faulted":
+            b.absent(*range(A, A + REGION, PAGE))
+            b.readonly(*range(B, B + REGION, PAGE))
+        runs[name] = b.desc(d_).cmd("runall").go()[:2]
+    (clean,), clean_mem = runs["clean"]
+    results, mems = runs["faulted"]
+    final = results[-1]
+    assert clean["status"] == SUCCESS
+    assert {k_: final[k_] for k_ in ("status", "result", "op_specific", "op_specific2", "cr")} == {
+        k_: clean[k_] for k_ in ("status", "result", "op_specific", "op_specific2", "cr")
+    }
+    assert mems == clean_mem
+    sstep = src_len // k
+    pages = (s + src_len - 1) // PAGE - s // PAGE + 1
+    if dst_len:
+        pages += (d + dst_len - 1) // PAGE - d // PAGE + 1
+    assert len(results) - 1 == pages
+    last = 0
+    for r in results[:-1]:
+        bc = r["bytes_completed"]
+        assert r["faulted"] == 1 and bc % sstep == 0 and bc >= last
+        last = bc
+        block = bc // sstep
+        assert r["status"] == PAGE_FAULT | (WRITE if r["fault_write"] else 0)
+        side = (s, src_len) if not r["fault_write"] else (d, dst_len)
+        assert side[0] <= r["fault_addr"] < side[0] + side[1]
+        if op == DIF_INS:
+            assert (r["op_specific"], r["op_specific2"]) == (0, dtags.cr(block))
+        else:
+            assert r["op_specific"] == stags.cr(block)
+            assert r["op_specific2"] == (dtags.cr(block) if op == DIF_UPDT else 0)
+
+
+@pytest.mark.parametrize("op", DIF_OPS)
+def test_dif_partial_completion_resumed_like_accel_config(bench: Bench, op: int) -> None:
+    """dsa_reprep_dif: src += bytes_completed, xfer_size -= bytes_completed, dst moves by the
+    blocks done, the seeds come from the CR. The second descriptor finishes the job."""
+    blk, k = 512, 12
+    stags, dtags = Tags(0xABBA, 0, 0xFACE), Tags(0xABBA, 0, 0xFACE)
+    src_len, dst_len = dif_layout(op, blk, k)
+    source = dif_source(op, blk, k, stags)
+    bench.region(A, source.ljust(REGION, b"\0")).region(B).limits().absent(A + PAGE)
+    d = dif_desc(op, A, B, src_len, src_tags=stags, dst_tags=dtags)
+    (r,), mems, _ = bench.desc(d).cmd("run").go()
+    bc = r["bytes_completed"]
+    assert r["status"] == PAGE_FAULT and r["fault_addr"] == A + PAGE and 0 < bc < src_len
+    sstep = src_len // k
+    dstep = dst_len // k
+    cr = cr_bytes(r)
+    ref, mask, app = struct.unpack_from("<IHH", cr, 16)
+    ref2, mask2, app2 = struct.unpack_from("<IHH", cr, 24)
+    d2 = dif_desc(
+        op,
+        A + bc,
+        B + bc // sstep * dstep,
+        src_len - bc,
+        src_tags=Tags(ref, mask, app),
+        dst_tags=Tags(ref2, mask2, app2),
+    )
+    b2 = Bench(bench.exe, bench.tmp / "resume")
+    (bench.tmp / "resume").mkdir()
+    b2.region(A, source).region(B, mems[B]).limits()
+    res, mems2 = one_run(b2, d2)
+    assert res["status"] == SUCCESS
+    if op == DIF_INS:
+        assert mems2[B][:dst_len] == protect(source, blk, dtags)
+    elif op == DIF_STRP:
+        assert mems2[B][:dst_len] == strip(source, blk)
+    elif op == DIF_UPDT:
+        assert mems2[B][:dst_len] == source
+
+
+def test_dif_hostile_descriptors(bench: Bench) -> None:
+    bench.region(A).limits(max_xfer=1 << 21)
+    t = Tags()
+    cases: Sequence[tuple[bytes, int, int]] = [
+        (dif_desc(DIF_CHECK, A, 0, 520 * 3, src_tags=t), 0, 0),
+        (dif_desc(DIF_CHECK, A, 0, 512 * 3, src_tags=t), XFER_ERANGE, 0),  # not whole blocks
+        (dif_desc(DIF_CHECK, A, 0, 4104, dflags=3, src_tags=t), XFER_ERANGE, 0),
+        (dif_desc(DIF_CHECK, A, 0, 4112 * 2, dflags=3, src_tags=t), 0, 0),
+        (dif_desc(DIF_INS, A, B, 520, dst_tags=t), XFER_ERANGE, 0),
+        (dif_desc(DIF_INS, A, B, 0, dst_tags=t), XFER_ERANGE, 0),
+        (dif_desc(DIF_STRP, A, B, 520 * 4097, src_tags=t), XFER_ERANGE, 0),  # > max xfer
+        # reserved DIF flag bits, reserved destination flag bits
+        (dif_desc(DIF_CHECK, A, 0, 520, dflags=0x10, src_tags=t), INVALID_FLAGS, 0),
+        (dif_desc(DIF_STRP, A, B, 520, dflags=0x80, src_tags=t), INVALID_FLAGS, 0),
+        (dif_desc(DIF_INS, A, B, 512, oflags=0x01), INVALID_FLAGS, 0),
+        (dif_desc(DIF_UPDT, A, B, 520, oflags=0x04), INVALID_FLAGS, 0),
+        (dif_desc(DIF_CHECK, A, 0, 520, oflags=0xFF), 0, 0),  # Check has no destination flags
+        # descriptor flags the operation does not take
+        (dif_desc(DIF_CHECK, A, 0, 520, flags=CRAV | RCR | CC), INVALID_FLAGS, CC),
+        (dif_desc(DIF_CHECK, A, 0, 520, flags=CRAV | RCR | 0x400), INVALID_FLAGS, 0x400),
+        (dif_desc(DIF_INS, A, B, 512, flags=CRAV | RCR | CHECK_RESULT), INVALID_FLAGS, 0x80),
+        (dif_desc(DIF_UPDT, A, B, 520, flags=CRAV | RCR | 0x10000), INVALID_FLAGS, 0x10000),
+        (dif_desc(DIF_INS, A, B, 512, flags=CRAV | RCR | CC | DRDBK), 0, 0),
+        # overlapping buffers (Insert: the destination is 8 bytes per block longer)
+        (dif_desc(DIF_INS, A, A + 1023, 1024), OVERLAP, 0),
+        (dif_desc(DIF_INS, A, A + 1024, 1024), 0, 0),
+        (dif_desc(DIF_INS, A + 1039, A, 1024), OVERLAP, 0),
+        (dif_desc(DIF_INS, A + 1040, A, 1024), 0, 0),
+        (dif_desc(DIF_STRP, A, A + 1039, 1040), OVERLAP, 0),
+        (dif_desc(DIF_UPDT, B, B - 1039, 1040), OVERLAP, 0),
+        (dif_desc(DIF_UPDT, B, B - 1040, 1040), 0, 0),
+    ]
+    for d, _, _ in cases:
+        bench.desc(d).cmd("validate")
+    results, _, _ = bench.go()
+    assert [(r["status"], r["op_specific"]) for r in results] == [(s, f) for _, s, f in cases]
+
+
+def test_dif_huge_and_wrapping_buffers_stay_in_bounds(bench: Bench) -> None:
+    blk = 4096
+    top = 2**64 - PAGE
+    bench.region(A, rand(REGION)).region(top, PAGE).limits()
+    n = 0xFFFFF000  # 1048575 blocks of 4096: the engine meets a missing page long before
+    bench.allow(A, n).allow(top - 8, n // blk * (blk + 8) + 8)
+    bench.desc(dif_desc(DIF_INS, A, top, n, dflags=2, dst_tags=Tags())).cmd("run")
+    bench.desc(dif_desc(DIF_INS, A, top - 8, n, dflags=2, dst_tags=Tags())).cmd("run")
+    results, _, _ = bench.go()
+    # the first block fits below 2^64 minus its tuple: it wraps to page 0, unmapped
+    assert [(r["status"], r["bytes_completed"], r["fault_addr"]) for r in results] == [
+        (PAGE_FAULT | WRITE, 0, 0),
+        (PAGE_FAULT | WRITE, 0, top - 8),
+    ]
+    assert results[0]["op_specific2"] == Tags().cr(0)
+
+
 # ---- validation ----
 
 
@@ -664,6 +1194,6 @@ def test_random_descriptors_under_sanitizers(bench: Bench, seed: int) -> None:
     assert int(stats["iterations"]) == 3000
     engine_ops = [NOOP, MEMMOVE, MEMFILL, COMPARE, COMPVAL, CR_DELTA, AP_DELTA, DUALCAST]
     ran = int(stats["ops"], 16)
-    assert all(ran >> op & 1 for op in [*engine_ops, CRCGEN, COPY_CRC, CFLUSH]), hex(ran)
+    assert all(ran >> op & 1 for op in [*engine_ops, CRCGEN, COPY_CRC, CFLUSH, *DIF_OPS]), hex(ran)
     assert int(stats["ran"]) > 800 and int(stats["rejected"]) > 800
     assert int(stats["faults"]) > 300

@@ -21,6 +21,13 @@
  *    the DUALCAST dst/dest2 bits 11:0 rule, the overlap and delta-record
  *    checks (sources/core/src/validation.cpp), COMPVAL's difference offset
  *    and the delta record format (sources/core/src/sw_dispatcher/ref/).
+ *  - DIF (T10 protection information): descriptor and completion fields from
+ *    idxd.h; the source/destination/DIF flag bits and the dif_status bits
+ *    from DML (include/dml/detail/common/specific_flags.hpp, dmldefs.h), the
+ *    block geometry, guard, tag and F-detect rules from DML's reference
+ *    (sources/core/src/dif_impl/dml_dif.c) and its tests, and how software
+ *    resumes a partial DIF completion from accel-config (dsa_prep.c
+ *    dsa_reprep_dif). docs/dsa.md lists what is inferred.
  *
  * Progress: every memory access stays inside one 4 KiB page. A failed access
  * stops the operation with the address of the first byte of that access;
@@ -57,6 +64,42 @@
 #define DSA_DESC_MAX_DELTA      48      /* CR_DELTA: u32 */
 #define DSA_DESC_EXP_RES_MASK   56      /* CR_DELTA: u8 */
 #define DSA_DESC_DELTA_REC_SIZE 40      /* AP_DELTA: u32 */
+
+/* DIF operations */
+#define DSA_DESC_SRC_DIF_FLAGS  40      /* CHECK, STRP, UPDT */
+#define DSA_DESC_DST_DIF_FLAGS  41      /* INS, UPDT */
+#define DSA_DESC_DIF_FLAGS      42
+#define DSA_DESC_DIF_SRC_TAGS   48      /* ref u32, app mask u16, app u16 */
+#define DSA_DESC_DIF_DST_TAGS   56      /* INS, UPDT: the same three */
+
+#define DSA_DIF_SIZE            8       /* guard BE16, app BE16, ref BE32 */
+#define DSA_DIF_MAX_STEP        (4104 + DSA_DIF_SIZE)
+
+#define DSA_DIF_SRC_ALL_F_ERR   0x01    /* Enable All F Detect Error */
+#define DSA_DIF_SRC_ALL_F       0x02    /* All F Detect */
+#define DSA_DIF_SRC_APP_F       0x04    /* Application Tag F Detect */
+#define DSA_DIF_SRC_APP_REF_F   0x08    /* App and Ref Tag F Detect */
+#define DSA_DIF_SRC_APP_INC     0x10    /* source app tag incrementing */
+#define DSA_DIF_SRC_GUARD_OFF   0x20    /* Guard Check Disable */
+#define DSA_DIF_SRC_REF_OFF     0x40    /* Reference Tag Check Disable */
+#define DSA_DIF_SRC_REF_FIXED   0x80    /* source ref tag fixed */
+
+#define DSA_DIF_DST_RESERVED    0x07
+#define DSA_DIF_DST_APP_PASS    0x08    /* app tag copied from the source */
+#define DSA_DIF_DST_APP_INC     0x10    /* destination app tag incrementing */
+#define DSA_DIF_DST_GUARD_PASS  0x20    /* guard copied from the source */
+#define DSA_DIF_DST_REF_PASS    0x40    /* ref tag copied from the source */
+#define DSA_DIF_DST_REF_FIXED   0x80    /* destination ref tag fixed */
+
+#define DSA_DIF_BLOCK_MASK      0x03    /* 512, 520, 4096, 4104 */
+#define DSA_DIF_INVERT_SEED     0x04    /* guard CRC starts at 0xffff */
+#define DSA_DIF_INVERT_RESULT   0x08    /* guard is the CRC inverted */
+#define DSA_DIF_FLAGS_RESERVED  0xf0
+
+#define DSA_DIF_ERR_GUARD       0x01    /* dif_status (CR byte 1) */
+#define DSA_DIF_ERR_APP         0x02
+#define DSA_DIF_ERR_REF         0x04
+#define DSA_DIF_ERR_ALL_F       0x08
 
 #define DSA_DELTA_ENTRY         10      /* u16 offset (8-byte units); u64 */
 #define DSA_DELTA_MIN_MAX       80
@@ -111,6 +154,44 @@ static const uint32_t dsa_crc32c_table[256] = {
     0xd5cf889d, 0x27a40b9e, 0x79b737ba, 0x8bdcb4b9, 0x988c474d, 0x6ae7c44e,
     0xbe2da0a5, 0x4c4623a6, 0x5f16d052, 0xad7d5351,
 };
+
+/* CRC-16 T10-DIF, MSB first: polynomial 0x8BB7 */
+static const uint16_t dsa_crc16_t10_table[256] = {
+    0x0000, 0x8bb7, 0x9cd9, 0x176e, 0xb205, 0x39b2, 0x2edc, 0xa56b,
+    0xefbd, 0x640a, 0x7364, 0xf8d3, 0x5db8, 0xd60f, 0xc161, 0x4ad6,
+    0x54cd, 0xdf7a, 0xc814, 0x43a3, 0xe6c8, 0x6d7f, 0x7a11, 0xf1a6,
+    0xbb70, 0x30c7, 0x27a9, 0xac1e, 0x0975, 0x82c2, 0x95ac, 0x1e1b,
+    0xa99a, 0x222d, 0x3543, 0xbef4, 0x1b9f, 0x9028, 0x8746, 0x0cf1,
+    0x4627, 0xcd90, 0xdafe, 0x5149, 0xf422, 0x7f95, 0x68fb, 0xe34c,
+    0xfd57, 0x76e0, 0x618e, 0xea39, 0x4f52, 0xc4e5, 0xd38b, 0x583c,
+    0x12ea, 0x995d, 0x8e33, 0x0584, 0xa0ef, 0x2b58, 0x3c36, 0xb781,
+    0xd883, 0x5334, 0x445a, 0xcfed, 0x6a86, 0xe131, 0xf65f, 0x7de8,
+    0x373e, 0xbc89, 0xabe7, 0x2050, 0x853b, 0x0e8c, 0x19e2, 0x9255,
+    0x8c4e, 0x07f9, 0x1097, 0x9b20, 0x3e4b, 0xb5fc, 0xa292, 0x2925,
+    0x63f3, 0xe844, 0xff2a, 0x749d, 0xd1f6, 0x5a41, 0x4d2f, 0xc698,
+    0x7119, 0xfaae, 0xedc0, 0x6677, 0xc31c, 0x48ab, 0x5fc5, 0xd472,
+    0x9ea4, 0x1513, 0x027d, 0x89ca, 0x2ca1, 0xa716, 0xb078, 0x3bcf,
+    0x25d4, 0xae63, 0xb90d, 0x32ba, 0x97d1, 0x1c66, 0x0b08, 0x80bf,
+    0xca69, 0x41de, 0x56b0, 0xdd07, 0x786c, 0xf3db, 0xe4b5, 0x6f02,
+    0x3ab1, 0xb106, 0xa668, 0x2ddf, 0x88b4, 0x0303, 0x146d, 0x9fda,
+    0xd50c, 0x5ebb, 0x49d5, 0xc262, 0x6709, 0xecbe, 0xfbd0, 0x7067,
+    0x6e7c, 0xe5cb, 0xf2a5, 0x7912, 0xdc79, 0x57ce, 0x40a0, 0xcb17,
+    0x81c1, 0x0a76, 0x1d18, 0x96af, 0x33c4, 0xb873, 0xaf1d, 0x24aa,
+    0x932b, 0x189c, 0x0ff2, 0x8445, 0x212e, 0xaa99, 0xbdf7, 0x3640,
+    0x7c96, 0xf721, 0xe04f, 0x6bf8, 0xce93, 0x4524, 0x524a, 0xd9fd,
+    0xc7e6, 0x4c51, 0x5b3f, 0xd088, 0x75e3, 0xfe54, 0xe93a, 0x628d,
+    0x285b, 0xa3ec, 0xb482, 0x3f35, 0x9a5e, 0x11e9, 0x0687, 0x8d30,
+    0xe232, 0x6985, 0x7eeb, 0xf55c, 0x5037, 0xdb80, 0xccee, 0x4759,
+    0x0d8f, 0x8638, 0x9156, 0x1ae1, 0xbf8a, 0x343d, 0x2353, 0xa8e4,
+    0xb6ff, 0x3d48, 0x2a26, 0xa191, 0x04fa, 0x8f4d, 0x9823, 0x1394,
+    0x5942, 0xd2f5, 0xc59b, 0x4e2c, 0xeb47, 0x60f0, 0x779e, 0xfc29,
+    0x4ba8, 0xc01f, 0xd771, 0x5cc6, 0xf9ad, 0x721a, 0x6574, 0xeec3,
+    0xa415, 0x2fa2, 0x38cc, 0xb37b, 0x1610, 0x9da7, 0x8ac9, 0x017e,
+    0x1f65, 0x94d2, 0x83bc, 0x080b, 0xad60, 0x26d7, 0x31b9, 0xba0e,
+    0xf0d8, 0x7b6f, 0x6c01, 0xe7b6, 0x42dd, 0xc96a, 0xde04, 0x55b3,
+};
+
+static const uint32_t dsa_dif_block_size[4] = { 512, 520, 4096, 4104 };
 
 uint64_t dsa_desc_u64(const uint8_t *d, unsigned off)
 {
@@ -309,9 +390,48 @@ static uint32_t dsa_op_flags(uint8_t op)
                DSA_FLAG_ADDR3_TCS | DSA_FLAGS_WRITER | DSA_OPF_CRC_ALL;
     case DSA_OPCODE_CFLUSH:
         return base | DSA_FLAG_ADDR2_TCS | DSA_FLAGS_WRITER;
+    case DSA_OPCODE_DIF_CHECK:
+        return base | DSA_FLAG_ADDR1_TCS;
+    case DSA_OPCODE_DIF_INS:
+    case DSA_OPCODE_DIF_STRP:
+    case DSA_OPCODE_DIF_UPDT:
+        return base | DSA_FLAG_ADDR1_TCS | DSA_FLAG_ADDR2_TCS |
+               DSA_FLAGS_WRITER;
     default:
         return 0;
     }
+}
+
+/*
+ * DIF block geometry: @blk bytes of data protected by each 8-byte tuple;
+ * the source holds @sstep bytes per block and the destination @dstep (0 for
+ * DIF Check, which writes nothing).
+ */
+typedef struct DSADifGeom {
+    uint32_t blk;
+    uint32_t sstep;
+    uint32_t dstep;
+} DSADifGeom;
+
+static DSADifGeom dsa_dif_geom(const uint8_t *desc)
+{
+    uint8_t op = dsa_desc_opcode(desc);
+    DSADifGeom g;
+
+    g.blk = dsa_dif_block_size[desc[DSA_DESC_DIF_FLAGS] & DSA_DIF_BLOCK_MASK];
+    g.sstep = op == DSA_OPCODE_DIF_INS ? g.blk : g.blk + DSA_DIF_SIZE;
+    switch (op) {
+    case DSA_OPCODE_DIF_CHECK:
+        g.dstep = 0;
+        break;
+    case DSA_OPCODE_DIF_STRP:
+        g.dstep = g.blk;
+        break;
+    default:
+        g.dstep = g.blk + DSA_DIF_SIZE;
+        break;
+    }
+    return g;
 }
 
 static uint8_t dsa_fail(DSAOpResult *r, uint8_t status)
@@ -404,6 +524,28 @@ uint8_t dsa_op_validate(const uint8_t desc[DSA_DESC_SIZE],
         }
         break;
     }
+    case DSA_OPCODE_DIF_CHECK:
+    case DSA_OPCODE_DIF_INS:
+    case DSA_OPCODE_DIF_STRP:
+    case DSA_OPCODE_DIF_UPDT: {
+        DSADifGeom g = dsa_dif_geom(desc);
+
+        /* reserved bits of the DIF flag bytes the operation uses */
+        if ((desc[DSA_DESC_DIF_FLAGS] & DSA_DIF_FLAGS_RESERVED) ||
+            ((op == DSA_OPCODE_DIF_INS || op == DSA_OPCODE_DIF_UPDT) &&
+             (desc[DSA_DESC_DST_DIF_FLAGS] & DSA_DIF_DST_RESERVED))) {
+            return dsa_fail(r, DSA_COMP_INVALID_FLAGS);
+        }
+        /* whole blocks only */
+        if (n % g.sstep) {
+            return dsa_fail(r, DSA_COMP_XFER_ERANGE);
+        }
+        if (g.dstep &&
+            dsa_overlap(src, n, dst, (uint64_t)(n / g.sstep) * g.dstep)) {
+            return dsa_fail(r, DSA_COMP_OVERLAP_BUFFERS);
+        }
+        break;
+    }
     case DSA_OPCODE_AP_DELTA: {
         uint32_t size = dsa_desc_u32(desc, DSA_DESC_DELTA_REC_SIZE);
 
@@ -440,6 +582,7 @@ typedef struct DSARun {
     uint32_t n;
     uint8_t buf[DSA_PAGE];
     uint8_t buf2[DSA_PAGE];
+    uint8_t blk[DSA_DIF_MAX_STEP];     /* DIF: one block */
 } DSARun;
 
 /* The status of a completed check-result operation. */
@@ -717,6 +860,212 @@ static void dsa_run_ap_delta(DSARun *x)
     }
 }
 
+/* ---- DIF ---- */
+
+static uint16_t dsa_be16(const uint8_t *p)
+{
+    return p[0] << 8 | p[1];
+}
+
+static uint32_t dsa_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+/* The guard of @len data bytes: CRC-16 T10-DIF, as the DIF flags say. */
+static uint16_t dsa_dif_guard(const uint8_t *p, uint32_t len, uint8_t dflags)
+{
+    uint16_t crc = (dflags & DSA_DIF_INVERT_SEED) ? 0xffff : 0;
+    uint32_t i;
+
+    for (i = 0; i < len; i++) {
+        crc = (uint16_t)(crc << 8) ^
+              dsa_crc16_t10_table[((crc >> 8) ^ p[i]) & 0xff];
+    }
+    return (dflags & DSA_DIF_INVERT_RESULT) ? (uint16_t)~crc : crc;
+}
+
+static void dsa_dif_put(uint8_t *t, uint16_t guard, uint16_t app, uint32_t ref)
+{
+    t[0] = guard >> 8;
+    t[1] = guard;
+    t[2] = app >> 8;
+    t[3] = app;
+    t[4] = ref >> 24;
+    t[5] = ref >> 16;
+    t[6] = ref >> 8;
+    t[7] = ref;
+}
+
+/*
+ * The tags of one side (source or destination) as a descriptor gives them:
+ * seeds for block 0, and how they move from block to block.
+ */
+typedef struct DSADifTags {
+    uint32_t ref;
+    uint16_t mask;              /* application tag bits not compared */
+    uint16_t app;
+    bool ref_fixed;
+    bool app_inc;
+} DSADifTags;
+
+static DSADifTags dsa_dif_tags(const uint8_t *desc, unsigned off,
+                               bool ref_fixed, bool app_inc)
+{
+    DSADifTags t = {
+        .ref = dsa_desc_u32(desc, off),
+        .mask = dsa_le16(desc + off + 4),
+        .app = dsa_le16(desc + off + 6),
+        .ref_fixed = ref_fixed,
+        .app_inc = app_inc,
+    };
+
+    return t;
+}
+
+static uint32_t dsa_dif_ref(const DSADifTags *t, uint32_t block)
+{
+    return t->ref_fixed ? t->ref : t->ref + block;
+}
+
+static uint16_t dsa_dif_app(const DSADifTags *t, uint32_t block)
+{
+    return t->app_inc ? (uint16_t)(t->app + block) : t->app;
+}
+
+/* The completion record's view of @t at @block (CR +16 or +24). */
+static uint64_t dsa_dif_cr_tags(const DSADifTags *t, uint32_t block)
+{
+    return (uint64_t)dsa_dif_ref(t, block) | (uint64_t)t->mask << 32 |
+           (uint64_t)dsa_dif_app(t, block) << 48;
+}
+
+/*
+ * Check the tuple after @blk data bytes at @p against the source tags of
+ * @block. Returns the dif_status bits (0: the block passes or is exempt).
+ */
+static uint8_t dsa_dif_check(const uint8_t *p, uint32_t blk, uint8_t sflags,
+                             uint8_t dflags, const DSADifTags *t,
+                             uint32_t block)
+{
+    const uint8_t *tuple = p + blk;
+    uint16_t guard = dsa_be16(tuple);
+    uint16_t app = dsa_be16(tuple + 2);
+    uint32_t ref = dsa_be32(tuple + 4);
+    uint8_t err = 0;
+
+    if ((sflags & DSA_DIF_SRC_ALL_F) && guard == 0xffff && app == 0xffff &&
+        ref == 0xffffffff) {
+        return (sflags & DSA_DIF_SRC_ALL_F_ERR) ? DSA_DIF_ERR_ALL_F : 0;
+    }
+    if ((sflags & DSA_DIF_SRC_APP_F) && app == 0xffff) {
+        return 0;
+    }
+    if ((sflags & DSA_DIF_SRC_APP_REF_F) && app == 0xffff &&
+        ref == 0xffffffff) {
+        return 0;
+    }
+    if (!(sflags & DSA_DIF_SRC_GUARD_OFF) &&
+        guard != dsa_dif_guard(p, blk, dflags)) {
+        err |= DSA_DIF_ERR_GUARD;
+    }
+    if ((app ^ dsa_dif_app(t, block)) & ~t->mask) {
+        err |= DSA_DIF_ERR_APP;
+    }
+    if (!(sflags & DSA_DIF_SRC_REF_OFF) && ref != dsa_dif_ref(t, block)) {
+        err |= DSA_DIF_ERR_REF;
+    }
+    return err;
+}
+
+/*
+ * DIF Check, Insert, Strip and Update, one block at a time: read the
+ * block, check its source tuple (not Insert), write the destination block
+ * (not Check). st->done counts the source bytes of the blocks completed, so
+ * a fault anywhere in a block completes partially before that block, and a
+ * resumed run starts it again from its first byte.
+ */
+static void dsa_run_dif(DSARun *x)
+{
+    DSAOpState *st = x->st;
+    const uint8_t *d = x->desc;
+    uint8_t op = dsa_desc_opcode(d);
+    uint8_t sflags = d[DSA_DESC_SRC_DIF_FLAGS];
+    uint8_t oflags = d[DSA_DESC_DST_DIF_FLAGS];
+    uint8_t dflags = d[DSA_DESC_DIF_FLAGS];
+    DSADifGeom g = dsa_dif_geom(d);
+    bool has_src = op != DSA_OPCODE_DIF_INS;
+    bool has_dst = op == DSA_OPCODE_DIF_INS || op == DSA_OPCODE_DIF_UPDT;
+    DSADifTags stags = { 0 }, dtags = { 0 };
+    uint32_t nblk = x->n / g.sstep;
+    uint32_t i = st->done / g.sstep;
+
+    if (has_src) {
+        stags = dsa_dif_tags(d, DSA_DESC_DIF_SRC_TAGS,
+                             sflags & DSA_DIF_SRC_REF_FIXED,
+                             sflags & DSA_DIF_SRC_APP_INC);
+    }
+    if (has_dst) {
+        dtags = dsa_dif_tags(d, DSA_DESC_DIF_DST_TAGS,
+                             oflags & DSA_DIF_DST_REF_FIXED,
+                             oflags & DSA_DIF_DST_APP_INC);
+    }
+    st->done = i * g.sstep;
+    while (i < nblk) {
+        uint64_t s = x->src + (uint64_t)i * g.sstep;
+        uint64_t dd = x->dst + (uint64_t)i * g.dstep;
+        uint8_t *tuple = x->blk + g.blk;
+
+        if (!dsa_rd_any(x->m, x->r, s, x->blk, g.sstep)) {
+            break;
+        }
+        if (has_src) {
+            uint8_t err = dsa_dif_check(x->blk, g.blk, sflags, dflags, &stags,
+                                        i);
+
+            if (err) {
+                x->r->status = DSA_COMP_DIF_ERR;
+                x->r->result = err;
+                x->r->bytes_completed = st->done;
+                break;
+            }
+        }
+        if (op == DSA_OPCODE_DIF_INS) {
+            dsa_dif_put(tuple, dsa_dif_guard(x->blk, g.blk, dflags),
+                        dsa_dif_app(&dtags, i) & ~dtags.mask,
+                        dsa_dif_ref(&dtags, i));
+        } else if (op == DSA_OPCODE_DIF_UPDT) {
+            uint16_t guard = dsa_be16(tuple), app = dsa_be16(tuple + 2);
+            uint32_t ref = dsa_be32(tuple + 4);
+
+            if (!(oflags & DSA_DIF_DST_GUARD_PASS)) {
+                guard = dsa_dif_guard(x->blk, g.blk, dflags);
+            }
+            if (!(oflags & DSA_DIF_DST_APP_PASS)) {
+                app = dsa_dif_app(&dtags, i) & ~dtags.mask;
+            }
+            if (!(oflags & DSA_DIF_DST_REF_PASS)) {
+                ref = dsa_dif_ref(&dtags, i);
+            }
+            dsa_dif_put(tuple, guard, app, ref);
+        }
+        if (g.dstep && !dsa_wr_any(x->m, x->r, dd, x->blk, g.dstep)) {
+            break;
+        }
+        i++;
+        st->done = i * g.sstep;
+    }
+    /* where the next block starts: a client resumes with these */
+    if (op == DSA_OPCODE_DIF_INS) {
+        x->r->op_specific2 = dsa_dif_cr_tags(&dtags, i);
+    } else {
+        x->r->op_specific = dsa_dif_cr_tags(&stags, i);
+        if (op == DSA_OPCODE_DIF_UPDT) {
+            x->r->op_specific2 = dsa_dif_cr_tags(&dtags, i);
+        }
+    }
+}
+
 void dsa_op_run(const uint8_t desc[DSA_DESC_SIZE], DSAOpState *st,
                 const DSAMemAccess *mem, DSAOpResult *r)
 {
@@ -769,6 +1118,12 @@ void dsa_op_run(const uint8_t desc[DSA_DESC_SIZE], DSAOpState *st,
     case DSA_OPCODE_CFLUSH:
         /* write-back/invalidate: no data changes in an emulated memory */
         break;
+    case DSA_OPCODE_DIF_CHECK:
+    case DSA_OPCODE_DIF_INS:
+    case DSA_OPCODE_DIF_STRP:
+    case DSA_OPCODE_DIF_UPDT:
+        dsa_run_dif(x);
+        break;
     default:
         r->status = DSA_COMP_BAD_OPCODE;
         break;
@@ -789,4 +1144,5 @@ void dsa_cr_encode(const DSAOpResult *r, uint8_t cr[DSA_CR_SIZE])
     dsa_st_le(cr + 4, r->bytes_completed, 4);
     dsa_st_le(cr + 8, r->fault_addr, 8);
     dsa_st_le(cr + 16, r->op_specific, 8);
+    dsa_st_le(cr + 24, r->op_specific2, 8);
 }

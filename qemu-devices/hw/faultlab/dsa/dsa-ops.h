@@ -35,6 +35,10 @@
 #define DSA_OPCODE_DUALCAST     0x09
 #define DSA_OPCODE_CRCGEN       0x10
 #define DSA_OPCODE_COPY_CRC     0x11
+#define DSA_OPCODE_DIF_CHECK    0x12
+#define DSA_OPCODE_DIF_INS      0x13
+#define DSA_OPCODE_DIF_STRP     0x14
+#define DSA_OPCODE_DIF_UPDT     0x15
 #define DSA_OPCODE_CFLUSH       0x20
 
 /* Descriptor flags (dword 1 bits 0:23) */
@@ -102,7 +106,8 @@ typedef struct DSAMemAccess {
 
 /* What carries over from one run of a descriptor to the next. */
 typedef struct DSAOpState {
-    uint32_t done;              /* bytes completed (0 for a fresh descriptor) */
+    uint32_t done;              /* bytes completed (0 for a fresh descriptor;
+                                   DIF: source bytes of whole blocks) */
     uint32_t crc;               /* CRC accumulated over the first @done bytes */
     uint32_t delta_bytes;       /* CR_DELTA: delta record bytes written */
 } DSAOpState;
@@ -111,14 +116,16 @@ typedef struct DSAOpState {
 typedef struct DSAOpResult {
     uint8_t status;             /* DSA_COMP_*, | DSA_COMP_STATUS_WRITE on a
                                    write fault */
-    uint8_t result;             /* CR byte 1 (compare: 0 equal, 1 differs) */
+    uint8_t result;             /* CR byte 1 (compare: 0 equal, 1 differs;
+                                   DIF: dif_status) */
     bool faulted;               /* stopped at a page it could not access */
     bool fault_write;
     uint64_t fault_addr;        /* CR +8: the address that faulted, or for
                                    a compare difference the offset */
     uint32_t bytes_completed;   /* CR +4 */
     uint64_t op_specific;       /* CR +16: crc_val, delta_rec_size,
-                                   invalid_flags */
+                                   invalid_flags, DIF source tags */
+    uint64_t op_specific2;      /* CR +24: DIF destination tags */
 } DSAOpResult;
 
 /*

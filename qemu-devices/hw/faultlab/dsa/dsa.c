@@ -70,8 +70,8 @@
 #define DSA_GRPCAP_VALUE  (DSA_NUM_GROUPS | (0x60 << 8) | (1 << 16) | (1 << 17))
 #define DSA_ENGCAP_VALUE  DSA_NUM_ENGINES
 /* NOOP BATCH DRAIN MEMMOVE MEMFILL COMPARE COMPVAL CR_DELTA AP_DELTA
- * DUALCAST, CRCGEN COPY_CRC, CFLUSH */
-#define DSA_OPCAP0_VALUE  (0x3ffULL | (3ULL << DSA_OPCODE_CRCGEN) |         \
+ * DUALCAST, CRCGEN COPY_CRC DIF_CHECK DIF_INS DIF_STRP DIF_UPDT, CFLUSH */
+#define DSA_OPCAP0_VALUE  (0x3ffULL | (0x3fULL << DSA_OPCODE_CRCGEN) |      \
                            (1ULL << DSA_OPCODE_CFLUSH))
 #define DSA_TABLE0_VALUE  ((DSA_GRPCFG_BASE / 0x100) |                      \
                            ((uint64_t)(DSA_WQCFG_BASE / 0x100) << 16) |     \
@@ -545,11 +545,10 @@ static void dsa_desc_begin(FaultlabDsaState *s, DSAWq *wq, DSADesc *dd,
             dsa_finish_status(wq, dd, DSA_COMP_DESCLIST_ALIGN);
         } else {
             s->n_batches++;
-            g_free(j->list);
-            j->list = g_malloc0((size_t)count * DSA_DESC_SIZE);
             j->count = count;
             j->idx = 0;
             j->failed = 0;
+            j->fence_stop = false;
             j->evl_used = false;
             j->batch_id = s->next_batch_id++;
             j->phase = DSA_PH_LIST;
@@ -622,38 +621,64 @@ static void dsa_run(FaultlabDsaState *s, DSAWq *wq, DSADesc *dd)
     dsa_finish(wq, dd);
 }
 
+/*
+ * The batch descriptor completes after @ran members. Members abandoned by a
+ * fence did not complete: the batch fails and descs_completed counts only
+ * the members that ran.
+ */
+static void dsa_batch_done(DSAWq *wq, uint32_t ran)
+{
+    DSAJob *j = &wq->job;
+    DSADesc *top = &j->top;
+    bool fail = j->failed || ran < j->count;
+
+    memset(&top->r, 0, sizeof(top->r));
+    top->r.status = fail ? DSA_COMP_BATCH_FAIL : DSA_COMP_SUCCESS;
+    top->r.result = fail ? 1 : 0;
+    top->r.bytes_completed = ran;
+    dsa_finish(wq, top);
+}
+
+/*
+ * BATCH: read member j->idx of the list, then run it. The device reads the
+ * list as it goes, so the members before an unreadable one have run: the
+ * batch then completes 0x06 with descs_completed = that index and the
+ * address that faulted (a client resumes from list + 64 x descs_completed).
+ * A fault on the list may become a page request whatever the WQ's block on
+ * fault says (the batch descriptor's own BOF flag is reserved), like a
+ * completion record's: the read then waits and the batch goes on.
+ */
 static void dsa_read_list(FaultlabDsaState *s, DSAWq *wq)
 {
     DSAJob *j = &wq->job;
-    DSADesc *dd = &j->top;
-    uint64_t list = dsa_desc_u64(dd->d, DSA_DESC_SRC);
-    uint32_t total = j->count * DSA_DESC_SIZE;
+    DSADesc *top = &j->top;
+    uint64_t addr = dsa_desc_u64(top->d, DSA_DESC_SRC) +
+                    (uint64_t)j->idx * DSA_DESC_SIZE;
+    uint8_t d[DSA_DESC_SIZE];
 
     j->allow_prs = dsa_wq_prs(s, wq);
     j->faulted = false;
-    while (dd->st.done < total) {
-        uint64_t addr = list + dd->st.done;
-        uint32_t n = MIN(total - dd->st.done,
-                         DSA_PAGE_SIZE - (addr & (DSA_PAGE_SIZE - 1)));
-
-        if (!dsa_access(wq, addr, j->list + dd->st.done, n, false)) {
-            if (j->held) {
-                return;
-            }
-            memset(&dd->r, 0, sizeof(dd->r));
-            dd->r.status = DSA_COMP_BATCH_PAGE_FAULT;
-            dd->r.faulted = true;
-            dd->r.fault_addr = j->fault_addr;
-            dd->r.bytes_completed = 0;
-            s->n_partial++;
-            dsa_finish(wq, dd);
+    if (!dsa_access(wq, addr, d, DSA_DESC_SIZE, false)) {
+        if (j->held) {
             return;
         }
-        dd->st.done += n;
+        memset(&top->r, 0, sizeof(top->r));
+        top->r.status = DSA_COMP_BATCH_PAGE_FAULT;
+        top->r.faulted = true;
+        top->r.fault_addr = j->fault_addr;
+        top->r.bytes_completed = j->idx;
+        s->n_partial++;
+        dsa_finish(wq, top);
+        return;
     }
-    j->idx = 0;
+    memcpy(j->mem.d, d, DSA_DESC_SIZE);
+    if (j->fence_stop && (dsa_desc_flags(j->mem.d) & DSA_FLAG_FENCE)) {
+        /* Abandoned, with every member after it. */
+        trace_dsa_batch_fence(wq->index, j->idx, j->count);
+        dsa_batch_done(wq, j->idx);
+        return;
+    }
     j->in_member = true;
-    memcpy(j->mem.d, j->list, DSA_DESC_SIZE);
     dsa_desc_begin(s, wq, &j->mem, true);
 }
 
@@ -780,33 +805,33 @@ static bool dsa_report(FaultlabDsaState *s, DSAWq *wq, DSADesc *dd)
 static void dsa_next(FaultlabDsaState *s, DSAWq *wq)
 {
     DSAJob *j = &wq->job;
-    DSADesc *top = &j->top;
     uint8_t code;
 
     if (!j->in_member) {
-        g_free(j->list);
-        j->list = NULL;
         j->phase = DSA_PH_IDLE;
         return;
     }
+    /*
+     * The member's own status counts, also when its record went to the
+     * event log: the device cannot know whether software will deliver it
+     * (idxd turns the batch's Success into Batch Fail afterwards when it
+     * could not, irq.c idxd_evl_fault_work).
+     */
     code = j->mem.r.status & 0x7f;
     if (code != DSA_COMP_SUCCESS && code != DSA_COMP_SUCCESS_PRED) {
         j->failed++;
     }
+    /* Success with false predicate stops a fence too (Check Result). */
+    if (code != DSA_COMP_SUCCESS) {
+        j->fence_stop = true;
+    }
+    j->in_member = false;
     j->idx++;
     if (j->idx < j->count) {
-        memcpy(j->mem.d, j->list + (size_t)j->idx * DSA_DESC_SIZE,
-               DSA_DESC_SIZE);
-        dsa_desc_begin(s, wq, &j->mem, true);
+        j->phase = DSA_PH_LIST;
         return;
     }
-    /* The batch descriptor completes. */
-    j->in_member = false;
-    memset(&top->r, 0, sizeof(top->r));
-    top->r.status = j->failed ? DSA_COMP_BATCH_FAIL : DSA_COMP_SUCCESS;
-    top->r.result = j->failed ? 1 : 0;
-    top->r.bytes_completed = j->count;
-    dsa_finish(wq, top);
+    dsa_batch_done(wq, j->count);
 }
 
 /* One step of @wq's work; false when it cannot go on now. */
@@ -1044,8 +1069,6 @@ static void dsa_wq_abort(FaultlabDsaState *s, DSAWq *wq, bool by_pasid,
     if (!by_pasid || (j->phase != DSA_PH_IDLE && j->pasid_valid &&
                       j->pasid == pasid)) {
         dsa_forget(wq);
-        g_free(j->list);
-        j->list = NULL;
         j->phase = DSA_PH_IDLE;
         j->in_member = false;
         j->evl_waiting = false;
@@ -1688,8 +1711,6 @@ static int dsa_pre_save(void *opaque)
                 (1u << 31) | (j->priv ? 1u << 30 : 0) | j->pasid : 0;
             wq->count++;
             dsa_forget(wq);
-            g_free(j->list);
-            j->list = NULL;
             j->phase = DSA_PH_IDLE;
             j->in_member = false;
         }

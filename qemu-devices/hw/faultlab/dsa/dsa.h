@@ -28,7 +28,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(FaultlabDsaState, FAULTLAB_DSA)
 /* Where a work queue's descriptor in flight is. */
 typedef enum DSAPhase {
     DSA_PH_IDLE,        /* nothing in flight */
-    DSA_PH_LIST,        /* BATCH: reading the descriptor list */
+    DSA_PH_LIST,        /* BATCH: reading the next member of the list */
     DSA_PH_RUN,         /* running the operation */
     DSA_PH_CR,          /* writing the completion record */
     DSA_PH_EVL,         /* writing an event log entry (or SWERR) */
@@ -55,10 +55,12 @@ typedef struct DSAJob {
     DSADesc top;                /* the descriptor taken from the queue */
     DSADesc mem;                /* BATCH: the member in flight */
     /* BATCH */
-    uint8_t *list;
     uint32_t count;
-    uint32_t idx;
+    uint32_t idx;               /* the member being read or run */
     uint32_t failed;            /* members that did not succeed */
+    bool fence_stop;            /* a member ended other than Success: a
+                                   fenced member and those after it are
+                                   abandoned */
     bool evl_used;              /* a member's CR went to the event log */
     uint8_t batch_id;
     /* Accesses */

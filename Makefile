@@ -50,12 +50,15 @@ kernel-ppc64le-apf: kernel-ppc64le
 	@guest-kernel/build-modules.sh --series $(SERIES) --variant apf ppc64le
 
 # Compile gate of a series without building the kernel: the fragments' options stick,
-# the series' patches apply (the apf variant's too), modules_prepare, our modules compile.
+# the series' patches apply, modules_prepare, our modules compile. ppc64le's gate is its apf
+# variant (the base config plus the apf patch's option), in the variant's own build tree.
+GATE_VARIANT = $(if $(filter ppc64le,$(1)),apf)
 $(addprefix gate-,$(ARCHES)): gate-%: deps
-	@FAULTLAB_PREPARE_ONLY=1 \
-	 FAULTLAB_KERNEL_FRAGMENTS="$(if $(filter ppc64le,$*),$(CURDIR)/guest-kernel/configs/ppc64le-apf.config)" \
+	@FAULTLAB_PREPARE_ONLY=1 FAULTLAB_KERNEL_VARIANT=$(call GATE_VARIANT,$*) \
+	 FAULTLAB_KERNEL_FRAGMENTS="$(if $(call GATE_VARIANT,$*),$(CURDIR)/guest-kernel/configs/$*-$(call GATE_VARIANT,$*).config)" \
 	 guest-kernel/build.sh --series $(SERIES) $*
-	@guest-kernel/build-modules.sh --series $(SERIES) --compile-only $*
+	@guest-kernel/build-modules.sh --series $(SERIES) --compile-only \
+	 $(if $(call GATE_VARIANT,$*),--variant $(call GATE_VARIANT,$*)) $*
 
 # What `make test` adds to the default series: Linux 7.3 booted on x86_64 (groups x86,
 # vtd, dsa) and the 7.3 compile gate of arm64 and ppc64le.

@@ -146,14 +146,14 @@ def test_patches_x86_64(capsys: pytest.CaptureFixture[str]) -> None:
     assert "no version for" not in out
 
 
-def test_patches_series_without_a_port(capsys: pytest.CaptureFixture[str]) -> None:
+def test_patches_of_a_series_are_its_ports(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "patches", "x86_64", "--series", "7.3")
     assert code == 0
-    assert "needed, but faultlab has no version for 7.3 yet:" in out
     assert (
-        "pasid-switch (CONFIG_FAULTLAB_PASID_SWITCH; exists for 6.12): needed by dsa/cr-fault"
-        in out
+        "pasid-switch: guest-kernel/patches/x86_64/"
+        "0002-x86-process-switch-ia32-pasid-without-xsaves-test-only-7.x.patch" in out
     )
+    assert "no version for 7.3" not in out
     assert "sva-bind-x86" not in out  # 6.12 only, and not needed on 7.3
 
 
@@ -167,8 +167,9 @@ def test_patches_print(capsys: pytest.CaptureFixture[str]) -> None:
     ]
     assert out == "".join(p.path.read_text() for p in files)
     code, out, err = run(capsys, "patches", "x86_64", "--print", "--series", "7.3")
-    assert code == 0
-    assert "faultlab: note: no CONFIG_FAULTLAB_PASID_SWITCH patch for 7.3 yet" in err
+    assert (code, err) == (0, "")
+    (port,) = kernel_patches.for_platform_arch("x86_64", "7.3")
+    assert port.path.name.endswith("-7.x.patch") and out == port.path.read_text()
 
 
 def test_patches_other_platforms(capsys: pytest.CaptureFixture[str]) -> None:

@@ -44,7 +44,8 @@ PECTL_IM, PECTL_IP = 1 << 31, 1 << 30
 
 # Invalidation descriptors (256-bit)
 QI_WAIT, QI_PGRP_RESP = 0x5, 0x9
-QI_IWD_STATUS_WRITE, QI_IWD_PRQ_DRAIN = 1 << 5, 1 << 7
+QI_IWD_STATUS_WRITE, QI_IWD_FENCE, QI_IWD_PRQ_DRAIN = 1 << 5, 1 << 6, 1 << 7
+QI_EIOTLB, QI_GRAN_NONG_PASID = 0x6, 2
 RESP_SUCCESS, RESP_INVALID, RESP_FAILURE = 0x0, 0x1, 0xF
 
 # PCIe extended capabilities of the engine
@@ -544,6 +545,31 @@ def test_outstanding_limit_and_cancel_release_the_requests() -> None:
         vtd.dma.start(2, Op.FILL, dst=IOVA + 2 * PAGE, length=8, pasid=PASID)
         vtd.dma.wait_state(2, State.STALLED)  # room again
         assert len(vtd.requests()) == 1
+
+
+def test_wait_descriptor_with_only_the_fence_bit_orders_and_is_accepted() -> None:
+    """intel_iommu_drain_pasid_prq (Linux 6.12 prq.c) queues a wait descriptor with neither
+    Status Write nor Interrupt Flag, only Fence (qw0 0x200000045: status data QI_DONE,
+    ignored), then a PASID-based IOTLB invalidation, then qi_submit_sync's own wait with
+    Status Write and page-request drain. The VT-d specification's invalidation wait
+    descriptor makes IF and SW optional: such a wait only orders; it is no queue error."""
+    with session() as vtd:
+        vtd.enable_device()
+        fence_only = QI_WAIT | QI_IWD_FENCE | 2 << 32
+        assert fence_only == 0x2_0000_0045
+        piotlb = QI_EIOTLB | QI_GRAN_NONG_PASID << 4 | DID << 16 | PASID << 32
+        vtd.submit((fence_only, 0), (piotlb, 0))  # asserts no IQE, IQH at the tail
+        assert vtd.r32(FSTS) == 0
+        # the queue goes on: a copy through a page request and its response completes
+        src = fill_src(vtd, IOVA, DATA)
+        dst_va, dst_pa = IOVA + 0x10_0000, DATA + 0x10_0000
+        vtd.dma.start(0, Op.COPY, src=IOVA, dst=dst_va, length=PAGE, pasid=PASID)
+        vtd.dma.wait_state(0, State.STALLED)
+        (pr,) = vtd.requests()
+        vtd.map(dst_va, dst_pa)
+        vtd.respond(pr, RESP_SUCCESS)
+        assert vtd.dma.wait(0).state == State.DONE
+        assert vtd.qt.memread(dst_pa, PAGE) == src
 
 
 def test_hostile_queue_values_do_not_crash() -> None:

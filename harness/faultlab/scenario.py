@@ -24,12 +24,13 @@ import shlex
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from faultlab import judge, paths
 from faultlab.boot import BootOptions, BootSession, Guest
+from faultlab.checks import MAX_SHOWN, Check, conclude, shown
 from faultlab.errors import (
     FaultlabError,
     GuestFailure,
@@ -46,7 +47,6 @@ from faultlab.result import RunResult
 from faultlab.ssh import CommandResult
 
 DEFAULT_STEP_TIMEOUT = 300.0
-_MAX_SHOWN = 160  # characters of an observed/expected value kept in a check
 
 
 class ScenarioSkip(Exception):
@@ -55,11 +55,6 @@ class ScenarioSkip(Exception):
 
 class StepFailed(Exception):
     """A step the scenario depends on failed; str() says which and how."""
-
-
-def _shown(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
 def parse_json_object(command: str, out: str) -> dict[str, Any]:
@@ -78,17 +73,6 @@ def parse_json_object(command: str, out: str) -> dict[str, Any]:
         if isinstance(data, dict):
             return data
     raise StepFailed(f"`{command}` printed no JSON object ({error}): {out.strip()[-400:]!r}")
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    observed: str
-    expected: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -255,7 +239,7 @@ class ScenarioContext:
 
     # -- checks --------------------------------------------------------------------------
     def check(self, name: str, ok: bool, observed: Any, expected: Any) -> bool:
-        self.checks.append(Check(name, bool(ok), _shown(observed), _shown(expected)))
+        self.checks.append(Check(name, bool(ok), shown(observed), shown(expected)))
         return bool(ok)
 
     def expect_eq(self, name: str, observed: Any, expected: Any) -> bool:
@@ -292,18 +276,6 @@ class ScenarioOutcome:
     @property
     def result_dir(self) -> str | None:
         return self.result.result_dir if self.result else None
-
-
-def _conclude(ctx: ScenarioContext) -> judge.Verdict:
-    failed = [c for c in ctx.checks if not c.ok]
-    if failed:
-        names = ", ".join(c.name for c in failed[:5]) + (" ..." if len(failed) > 5 else "")
-        return judge.Verdict(
-            "fail", "check", f"{len(failed)} of {len(ctx.checks)} checks failed: {names}", None
-        )
-    if not ctx.checks:
-        return judge.Verdict("error", "no_checks", "the scenario made no checks", None)
-    return judge.Verdict("pass", None, f"all {len(ctx.checks)} checks held", None)
 
 
 def run_scenario(
@@ -436,7 +408,7 @@ def _run_body(ctx: ScenarioContext) -> judge.Verdict:
     except Exception as exc:  # fail closed: a decoder's KeyError is no pass and no crash
         ctx.guest.result.extra["traceback"] = traceback.format_exc()
         ctx.check(BODY_RAISED, False, _raised(exc), "the body runs to its end")
-    return _conclude(ctx)
+    return conclude(ctx.checks)
 
 
 BODY_RAISED = "scenario body raised"
@@ -446,7 +418,7 @@ def _raised(exc: BaseException) -> str:
     """The exception and where it was raised (the innermost frames), to fit in a check."""
     where = crash_site(exc)
     head = f"{type(exc).__name__}: {exc}"
-    room = _MAX_SHOWN - len(where) - len(" at ")
+    room = MAX_SHOWN - len(where) - len(" at ")
     if len(head) > room:
         head = head[: max(room - 3, 20)] + "..."
     return f"{head} at {where}"

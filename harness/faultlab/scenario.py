@@ -10,7 +10,11 @@ observed and what was expected. The verdict is
           succeed exited non-zero or printed no JSON), the body raised (its outcome could
           not be established: the check "scenario body raised", with the traceback in
           result.json's extra.traceback), or the guest failed (panic, oops, WARNING, hang,
-          lost SSH: the boot session's own judgement, which beats a pass);
+          lost SSH: the boot session's own judgement, which beats a pass); also a known
+          issue of the scenario (known_issues.py) that did not reproduce: the check
+          "known issue ID still reproduces" (unless the entry is intermittent);
+* known-issue - every check held and every kernel report is a known issue of the scenario
+          on this kernel (known_verdict.py): not a pass, not a failure;
 * skip  - the scenario cannot run here, with the reason (never counted as a pass);
 * error - the harness broke.
 
@@ -23,12 +27,12 @@ import json
 import shlex
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from faultlab import judge, paths
+from faultlab import judge, known_issues, known_verdict, paths
 from faultlab.boot import BootOptions, BootSession, Guest
 from faultlab.checks import MAX_SHOWN, Check, conclude, shown
 from faultlab.errors import (
@@ -40,6 +44,7 @@ from faultlab.errors import (
 )
 from faultlab.guest_kernel import GuestKernel, resolve_guest_kernel
 from faultlab.kernel_info import parse_config
+from faultlab.known_issues import KnownIssue
 from faultlab.needs import NO_NEEDS, Needs, missing
 from faultlab.platforms import get_platform
 from faultlab.qmp import QMPError
@@ -292,9 +297,11 @@ def run_scenario(
     result_dir: Path | None = None,
     boot_timeout: float | None = None,
     echo_console: bool = False,
+    issues: Sequence[KnownIssue] | None = None,
 ) -> ScenarioOutcome:
-    """Boot, run the scenario body, judge. Bad input (missing artifacts, wrong kernel...)
-    raises FaultlabError before anything is booted; everything else ends in an outcome."""
+    """Boot, run the scenario body, judge. Bad input (missing artifacts, wrong kernel, a
+    malformed known-issue file...) raises FaultlabError before anything is booted; everything
+    else ends in an outcome. `issues`: the known-issue file's entries (default: loaded)."""
     platform = get_platform(sc.platform)
     own_kernel = kernel is not None or kernel_tree is not None
     # The bench's kernel of the scenario's variant; a user's kernel must carry what the
@@ -305,6 +312,9 @@ def run_scenario(
     lacking = missing_needs(sc, guest_kernel, guest_kernel.config)
     if lacking:
         raise NotRunError(sc.name, lacking)
+    if issues is None:
+        issues = known_issues.load(scenarios={*load_scenarios(), sc.name})
+    applicable = known_issues.for_run(issues, sc.name, guest_kernel.series, guest_kernel.release)
     options = BootOptions(
         platform=platform,
         guest_kernel=guest_kernel,
@@ -317,6 +327,7 @@ def run_scenario(
         scenario=sc.name,
         extra_qemu_args=(*sc.qemu_args, *extra_qemu_args),
         echo_console=echo_console,
+        known_issues=applicable,
     )
     session = BootSession(options)
     started = time.monotonic()
@@ -330,7 +341,7 @@ def run_scenario(
             finally:  # before the session writes result.json, whatever the body did
                 guest.result.extra["checks"] = [c.as_dict() for c in ctx.checks]
                 guest.result.extra["measurements"] = ctx.measurements
-            guest.set_outcome(verdict)
+            guest.set_outcome(verdict, ctx.checks)
     except GuestFailure:
         pass
     except FaultlabError:
@@ -345,7 +356,7 @@ def run_scenario(
         sc.name,
         result.verdict,
         result.reason,
-        list(ctx.checks) if ctx else [],
+        [*ctx.checks, *session.added_checks] if ctx else [],
         result,
         round(time.monotonic() - started, 3),
     )
@@ -425,11 +436,19 @@ def _raised(exc: BaseException) -> str:
 
 
 def format_outcome(outcome: ScenarioOutcome, accel: str | None) -> str:
+    """`NAME: VERDICT: reason (seconds, accel)`, the checks, then the known issues' reports
+    and the intermittent ones that did not reproduce."""
+    label = outcome.verdict.upper().replace("-", " ")  # KNOWN ISSUE
     lines = [
-        f"{outcome.scenario}: {outcome.verdict.upper()}: {outcome.reason} "
+        f"{outcome.scenario}: {label}: {outcome.reason} "
         f"({outcome.seconds:.1f} s, {accel or 'no accel'})"
     ]
     for c in outcome.checks:
         mark = "ok  " if c.ok else "FAIL"
         lines.append(f"  {mark} {c.name}: observed {c.observed}; expected {c.expected}")
+    known = outcome.result.known_issues if outcome.result else {}
+    for match in known.get("matched", []):
+        lines.append(f"  known issue {match['issue']}: {match['title']}")
+    for ident in known.get("not_reproduced", []):
+        lines.append(f"  note known issue {ident} {known_verdict.NOT_REPRODUCED}")
     return "\n".join(lines)

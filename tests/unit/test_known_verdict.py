@@ -11,7 +11,7 @@ import pytest
 from fakes import FakeCache
 from faultlab import judge, known_verdict
 from faultlab.known_issues import KnownIssue, parse
-from faultlab.scenario import Scenario, ScenarioContext, run_scenario
+from faultlab.scenario import SCENARIOS, Scenario, ScenarioContext, run_scenario
 
 # The fake's bench kernel is 6.12.1-faultlab (series 6.12).
 WARN_612 = [
@@ -286,3 +286,96 @@ def test_boot_names_a_known_report_and_keeps_exit_2(
     known_file(tmp_path, monkeypatch, iommu.replace('"6.12"', '"7.3"'))  # not this kernel's
     proc = cache.cli("boot", "x86_64", "--", "trigger-warn")
     assert proc.returncode == 2 and "known issue" not in proc.stderr
+
+
+# -- the CLI ---------------------------------------------------------------------------------
+def register(monkeypatch: pytest.MonkeyPatch, **bodies: object) -> None:
+    from faultlab import cli
+    from faultlab.scenario import load_scenarios
+
+    load_scenarios()
+    for name, body in bodies.items():
+        monkeypatch.setitem(SCENARIOS, f"zz/{name}", make(f"zz/{name}", body))
+    monkeypatch.setattr(cli, "install_signal_handlers", lambda: None)
+
+
+def test_cli_prints_the_known_issue_and_exits_5(
+    cache: FakeCache,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from faultlab import cli
+
+    register(monkeypatch, known=warns(WARN_612), fine=warns())
+    known_file(tmp_path, monkeypatch, issue_toml())
+    code = cli.main(["run", "zz/known"])
+    out = capsys.readouterr().out
+    assert code == 5
+    lines = out.splitlines()
+    assert lines[0].startswith(f"zz/known: KNOWN ISSUE: vas-mmap-close-fork: {VAS} (unreported) (")
+    assert "  ok   fine: observed 1; expected 1" in lines
+    assert "  ok   known issue vas-mmap-close-fork still reproduces: observed present; " in out
+    assert "  known issue vas-mmap-close-fork: WARNING: CPU: 0 PID: 97 at arch/" in out
+    assert "PASS" not in out
+    assert cli.main(["run", "zz/known", "zz/fine"]) == 5  # a known issue and a pass
+    out = capsys.readouterr().out
+    assert "zz/fine: PASS: all 1 checks held" in out
+
+
+def test_cli_a_fixed_kernel_fails_the_scenario(
+    cache: FakeCache,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from faultlab import cli
+
+    register(monkeypatch, known=warns())
+    known_file(tmp_path, monkeypatch, issue_toml())
+    assert cli.main(["run", "zz/known"]) == 2
+    out = capsys.readouterr().out
+    assert "zz/known: FAIL: 1 of 2 checks failed: known issue vas-mmap-close-fork" in out
+    assert (
+        "  FAIL known issue vas-mmap-close-fork still reproduces: observed absent; "
+        f"expected present: warning {VAS}" in out
+    )
+
+
+def test_cli_an_intermittent_absent_issue_is_a_note(
+    cache: FakeCache,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from faultlab import cli
+
+    register(monkeypatch, known=warns())
+    known_file(tmp_path, monkeypatch, issue_toml(intermittent="a race with the child's exit"))
+    assert cli.main(["run", "zz/known"]) == 0
+    out = capsys.readouterr().out
+    assert "zz/known: PASS: all 1 checks held" in out
+    assert "  note known issue vas-mmap-close-fork did not reproduce this run" in out
+
+
+def test_cli_a_malformed_file_is_bad_input_before_anything_boots(
+    cache: FakeCache,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from faultlab import cli
+
+    register(monkeypatch, known=warns())
+    known_file(tmp_path, monkeypatch, issue_toml().replace("kind", "kinds"))
+    assert cli.main(["run", "zz/known"]) == 3
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"faultlab: {tmp_path}/known-issues.toml: [[issue]] #1 (id 'vas-mmap-close-fork'): "
+        "unknown field 'kinds' (fields: id, scenarios, kind, signature, upstream, note, "
+        "series, since, until, intermittent)"
+    )
+    assert cache.result_dirs() == []
+    known_file(tmp_path, monkeypatch, issue_toml(scenarios="zz/nope"))
+    assert cli.main(["run", "zz/known"]) == 3
+    assert "scenario 'zz/nope' matches no scenario" in capsys.readouterr().err

@@ -379,3 +379,42 @@ def test_cli_a_malformed_file_is_bad_input_before_anything_boots(
     known_file(tmp_path, monkeypatch, issue_toml(scenarios="zz/nope"))
     assert cli.main(["run", "zz/known"]) == 3
     assert "scenario 'zz/nope' matches no scenario" in capsys.readouterr().err
+
+
+# -- pytest: a known issue is an xfail, never a pass or a skip --------------------------------
+def e2e_module(monkeypatch: pytest.MonkeyPatch, outcome: object) -> object:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "e2e" / "test_scenarios.py"
+    spec = importlib.util.spec_from_file_location("e2e_test_scenarios", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(module.SCENARIOS, "zz/known", make("zz/known", warns()))
+    monkeypatch.setattr(module, "missing_artifacts", lambda *a, **kw: [])
+    monkeypatch.setattr(module, "run_scenario", lambda *a, **kw: outcome)
+    return module
+
+
+def test_e2e_known_issue_is_an_xfail_naming_the_entry(
+    cache: FakeCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sc = make("zz/known", warns(WARN_612))
+    outcome = run_scenario(sc, result_dir=cache.results / "k", issues=issues(issue_toml()))
+    module = e2e_module(monkeypatch, outcome)
+    with pytest.raises(pytest.xfail.Exception) as info:
+        module._run("zz/known", "6.12")  # type: ignore[attr-defined]
+    assert str(info.value).startswith(f"known issue vas-mmap-close-fork (unreported): {VAS}")
+    outcome.result.known_issues = {}  # type: ignore[union-attr]  # no entry recorded: no xfail
+    with pytest.raises(AssertionError, match="known-issue verdict without a matched entry"):
+        module._run("zz/known", "6.12")  # type: ignore[attr-defined]
+
+
+def test_e2e_known_issue_that_did_not_reproduce_fails(
+    cache: FakeCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sc = make("zz/known", warns())
+    outcome = run_scenario(sc, result_dir=cache.results / "k", issues=issues(issue_toml()))
+    module = e2e_module(monkeypatch, outcome)
+    with pytest.raises(AssertionError, match="known issue vas-mmap-close-fork still reproduces"):
+        module._run("zz/known", "6.12")  # type: ignore[attr-defined]

@@ -250,3 +250,20 @@ def test_for_run_filters_by_scenario_and_kernel() -> None:
     ]
     assert for_run(issues, "smmu/unmapped-abort", "6.12", "6.12.8") == ()
     assert re.search(issues[0].signature, TITLES["7.x"]) is None  # raw 7.x title: the form helps
+
+
+def test_the_documented_examples_parse() -> None:
+    """The README's entry and the commented example in the file's header are real entries."""
+    from faultlab.scenario import load_scenarios
+
+    readme = (paths.repo_root() / "README.md").read_text()
+    block = re.search(r"```toml\n(\[\[issue\]\].*?)```", readme, re.S)
+    assert block is not None
+    (documented,) = parse(block[1], "README.md", scenarios=load_scenarios())
+    assert documented.matches(finding(TITLES["6.12 file:line"]))
+    header = paths.known_issues_file().read_text().split("# Example (not an entry):\n", 1)[1]
+    example = "\n".join(
+        line.removeprefix("#   ") for line in header.splitlines() if line.startswith("#   ")
+    )
+    (commented,) = parse(example, "known-issues.toml header", scenarios=load_scenarios())
+    assert commented.id == documented.id and commented.matches(finding(TITLES["7.x"]))

@@ -60,7 +60,7 @@ def bench_rates(
             result = outcome.result
             if result is not None and result.accel:
                 accels.add(result.accel)
-            if outcome.verdict != "pass":
+            if outcome.verdict not in ("pass", "known-issue"):  # a known report: rates hold
                 failures.append(f"run{i + 1}: {outcome.verdict}: {outcome.reason}")
                 continue
             measured = result.extra.get("measurements", {}) if result is not None else {}

@@ -13,7 +13,8 @@ FaultlabError from __enter__ before anything is started or written. A guest fail
 (panic/oops seen on the console, QEMU exit, no SSH before the timeout) raises GuestFailure from
 __enter__ after the result is written; a failure during `run()` (ssh lost, command timeout,
 fatal kernel report) raises GuestFailure from `run()` and __exit__ writes the result. Kernel
-reports that appear while a command runs fail the run even if the command exits 0.
+reports that appear while a command runs fail the run even if the command exits 0, unless they
+are known issues of a scenario run (`BootOptions.known_issues`; known_verdict.py decides).
 """
 
 from __future__ import annotations
@@ -25,15 +26,16 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
-from faultlab import judge, paths
+from faultlab import judge, known_issues, known_verdict, paths
 from faultlab.accel import AccelChoice, choose_accel, kvm_failure_in
 from faultlab.artifacts import BootArtifacts, resolve_artifacts
+from faultlab.checks import Check, conclude
 from faultlab.console import READY_LINE, Console, ConsoleEOF, stderr_echo
 from faultlab.errors import (
     FaultlabError,
@@ -43,6 +45,7 @@ from faultlab.errors import (
     Terminated,
 )
 from faultlab.guest_kernel import GuestKernel, resolve_guest_kernel
+from faultlab.known_issues import KnownIssue
 from faultlab.machine_args import RunPaths, build_argv
 from faultlab.platforms import Platform
 from faultlab.qemu_process import QemuProcess, check_port_available, pick_free_port
@@ -97,6 +100,11 @@ class BootOptions:
     echo_console: bool = False  # copy the guest console to stderr as it arrives
     fetch_dmesg: bool = True
     notify: Callable[[str], None] = _notify_stderr
+    # A scenario run's known issues (its entries for this kernel, known_issues.for_run): a
+    # report they match neither stops nor fails the run (known_verdict.py decides). None: a
+    # plain boot, shell or probe; the known-issue file's entries for the kernel then only
+    # name a report they match in the failure.
+    known_issues: tuple[KnownIssue, ...] | None = None
 
 
 class _KvmFailed(Exception):
@@ -153,10 +161,12 @@ class Guest:
         """Fail the run at the end (e.g. a probe's check did not hold)."""
         self.set_outcome(judge.Verdict("fail", failure, reason, excerpt))
 
-    def set_outcome(self, verdict: judge.Verdict) -> None:
+    def set_outcome(self, verdict: judge.Verdict, checks: Sequence[Check] | None = None) -> None:
         """Decide the run's verdict at the end (e.g. from a scenario's checks) instead of
-        from the commands' exit codes; kernel reports on the console still win."""
+        from the commands' exit codes; kernel reports on the console still win. `checks`:
+        the checks `verdict` concludes, to which known issues add theirs."""
         self._session.marked = verdict
+        self._session.marked_checks = list(checks) if checks is not None else None
 
     def shell(self) -> int:
         return self.ssh.interactive_shell()
@@ -173,6 +183,10 @@ class BootSession:
         self.qmp: QMP | None = None
         self.ssh: GuestSSH | None = None
         self.marked: judge.Verdict | None = None
+        self.marked_checks: list[Check] | None = None
+        self.known: tuple[KnownIssue, ...] = ()  # the entries the run is judged against
+        self.triage: known_verdict.Triage | None = None  # its reports, once final
+        self.added_checks: list[Check] = []  # the known issues' checks (scenario runs)
         self._sock_dir: Path | None = None
         self._own_sock_dir = False
         self._t0 = 0.0
@@ -191,6 +205,12 @@ class BootSession:
             platform, opts.kernel, opts.kernel_tree, opts.series, opts.variant
         )
         artifacts = resolve_artifacts(platform, initrd=opts.initrd, guest_kernel=guest_kernel)
+        if opts.known_issues is not None:
+            self.known = opts.known_issues
+        else:
+            self.known = known_issues.for_kernel(
+                known_issues.load(), guest_kernel.series, guest_kernel.release
+            )
         choice = choose_accel(opts.accel, platform)
         key = load_ssh_key(artifacts.ssh_key)
         if opts.ssh_port is not None:
@@ -385,15 +405,22 @@ class BootSession:
         self.result.set_verdict(verdict.verdict, verdict.reason, verdict.failure, verdict.excerpt)
         raise GuestFailure(verdict.reason, self.result)
 
+    def _unknown_reports(self, text: str) -> list[judge.Finding]:
+        """The kernel reports in `text`, but for a scenario run's known issues."""
+        findings = judge.find_reports(text)
+        if self.options.known_issues is None:
+            return findings
+        return list(known_verdict.triage(findings, self.known).unknown)
+
     def _fail_on_findings(self) -> None:
         """If the console shows a fatal kernel report, wait for its end, then fail."""
         assert self.console is not None and self.proc is not None
-        fatal = judge.fatal_findings(judge.find_reports(self.console.text()))
+        fatal = judge.fatal_findings(self._unknown_reports(self.console.text()))
         if not fatal:
             return
         grace_end = time.monotonic() + FATAL_GRACE_SECONDS
         while self.proc.alive() and time.monotonic() < grace_end:
-            current = judge.fatal_findings(judge.find_reports(self.console.text()))
+            current = judge.fatal_findings(self._unknown_reports(self.console.text()))
             if (
                 current
                 and all(judge.report_complete(f) for f in current)
@@ -403,7 +430,7 @@ class BootSession:
             time.sleep(0.2)
         if not self.proc.alive():
             self.console.wait_eof(2.0)
-        verdict = judge.findings_verdict(judge.find_reports(self.console.text()))
+        verdict = judge.findings_verdict(self._unknown_reports(self.console.text()))
         assert verdict is not None
         self._fail(verdict)
 
@@ -466,7 +493,7 @@ class BootSession:
         if stopped:
             raise Abort(stopped)
         if self._fatal_seen_at is None:
-            if judge.fatal_findings(judge.find_reports(self.console.text())):
+            if judge.fatal_findings(self._unknown_reports(self.console.text())):
                 self._fatal_seen_at = time.monotonic()
         elif time.monotonic() - self._fatal_seen_at > FATAL_GRACE_SECONDS:
             raise Abort("fatal kernel report on the console")
@@ -605,7 +632,13 @@ class BootSession:
             findings = judge.merge_findings(
                 judge.find_reports(console_text), judge.find_reports(self._dmesg_text)
             )
-            result.findings = [f.as_dict() for f in findings]
+            triage = self.triage = known_verdict.triage(findings, self.known)
+            result.findings = []
+            for f in findings:
+                issue = triage.issue_of(f)
+                result.findings.append(f.as_dict() | {"known_issue": issue.id if issue else None})
+            result.known_issues = triage.as_dict()
+            scenario = self.options.known_issues is not None
             if exc is None:
                 if self.marked is not None:
                     m = self.marked
@@ -621,14 +654,20 @@ class BootSession:
                     result.set_verdict("fail", reason, "command")
                 else:
                     result.set_verdict("pass", "ok", None)
-            # Kernel reports beat a command/probe failure or a pass.
+                if scenario and self.marked_checks is not None:
+                    self._add_known_issue_checks(result, triage)
+            # Kernel reports beat a command/probe failure or a pass; known issues of a
+            # scenario make it "known-issue" instead of "pass" (known_verdict.py).
             overridable = result.verdict in ("pass", "skip") or result.failure in (
                 "command",
                 "probe",
                 "check",
             )
-            verdict = judge.findings_verdict(findings)
-            if verdict is not None and overridable and not interrupted:
+            current = judge.Verdict(result.verdict, result.failure, result.reason)
+            verdict = known_verdict.final_verdict(
+                current, overridable and not interrupted, triage, scenario
+            )
+            if verdict is not None:
                 result.set_verdict(
                     verdict.verdict, verdict.reason, verdict.failure, verdict.excerpt
                 )
@@ -636,6 +675,22 @@ class BootSession:
             result.finished_utc = utc_now()
             write_result(result, rd)
             self._cleanup_sockets()
+
+    def _add_known_issue_checks(self, result: RunResult, triage: known_verdict.Triage) -> None:
+        """A scenario's verdict concluded from its checks: add the known issues' checks (and
+        the intermittent ones' measurements) and conclude again."""
+        assert self.marked_checks is not None
+        if not (result.verdict == "pass" or result.failure == "check"):
+            return  # a skip, an error: the body did not run to a conclusion
+        self.added_checks = known_verdict.reproduction_checks(triage)
+        if self.added_checks:
+            checks = [*self.marked_checks, *self.added_checks]
+            verdict = conclude(checks)
+            result.set_verdict(verdict.verdict, verdict.reason, verdict.failure)
+            result.extra["checks"] = [c.as_dict() for c in checks]
+        measured = known_verdict.measurements(triage)
+        if measured:
+            result.extra.setdefault("measurements", {}).update(measured)
 
     def _cleanup_sockets(self) -> None:
         if self._sock_dir is None:

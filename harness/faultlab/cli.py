@@ -30,15 +30,21 @@ exit codes:
        (the message names the make target), wrong-architecture kernel, port in use,
        unusable --accel kvm, bad option
   {errors.EXIT_HARNESS_ERROR}    harness error: QEMU would not start, QMP failed (verdict "error")
+  {errors.EXIT_KNOWN_ISSUE}    run: every check held and every kernel report is a known issue of
+       the scenario (guest-kernel/known-issues.toml): verdict "known-issue", printed
+       `NAME: KNOWN ISSUE: ID: SIGNATURE (UPSTREAM STATUS)`; a report that is no known
+       issue, or a known issue that no longer reproduces, fails (2); boot and probe
+       keep 2 for a known report and name the known issue in the message
   {errors.EXIT_INTERRUPTED}  interrupted by Ctrl-C
   {errors.EXIT_TERMINATED}  terminated by SIGTERM/SIGHUP
-A guest command that itself exits 2, 3 or 4 is indistinguishable by exit code alone; the
+A guest command that itself exits 2, 3, 4 or 5 is indistinguishable by exit code alone; the
 result.json written for every run says which it was ("failure": "command").
 
 environment:
   FAULTLAB_CACHE    build products (default ~/.cache/faultlab)
   FAULTLAB_RESULTS  parent of result directories (default ./results)
   FAULTLAB_TRY_KVM  set to 1 to let --accel auto try KVM (x86_64 only; default: TCG)
+  FAULTLAB_KNOWN_ISSUES  the known-issue file (default guest-kernel/known-issues.toml)
 """
 
 
@@ -236,6 +242,8 @@ def exit_code_for(result: RunResult) -> int:
         return errors.EXIT_GUEST_FAILURE
     if result.verdict == "skip":
         return errors.EXIT_BAD_INPUT
+    if result.verdict == "known-issue":
+        return errors.EXIT_KNOWN_ISSUE
     if result.failure == "interrupted":
         return errors.EXIT_INTERRUPTED
     return errors.EXIT_HARNESS_ERROR
@@ -378,7 +386,8 @@ def cmd_scenarios(args: argparse.Namespace, tail: list[str] | None) -> int:
 
 
 def cmd_run(args: argparse.Namespace, tail: list[str] | None) -> int:
-    from faultlab.scenario import format_outcome, run_scenario, select
+    from faultlab import known_issues
+    from faultlab.scenario import format_outcome, load_scenarios, run_scenario, select
 
     if tail:
         raise UsageError("faultlab run takes no command; scenarios run their own")
@@ -390,6 +399,7 @@ def cmd_run(args: argparse.Namespace, tail: list[str] | None) -> int:
             f"--kernel/--kernel-tree/--initrd given for several architectures: {', '.join(arches)}"
         )
     series = check_series(args.series)
+    issues = known_issues.load(scenarios=load_scenarios())  # a malformed file: exit 3, once
     codes: list[int] = []
     for sc in chosen:
         try:
@@ -405,6 +415,7 @@ def cmd_run(args: argparse.Namespace, tail: list[str] | None) -> int:
                 results=args.results,
                 boot_timeout=args.timeout,
                 echo_console=args.console,
+                issues=issues,
             )
         except FaultlabError as exc:  # bad input for this scenario: nothing was booted
             print(f"{sc.name}: NOT RUN: {exc}")
@@ -426,8 +437,14 @@ def cmd_run(args: argparse.Namespace, tail: list[str] | None) -> int:
         if outcome.result_dir:
             print(f"  results: {outcome.result_dir}", flush=True)
         codes.append(exit_code_for(result) if result is not None else errors.EXIT_HARNESS_ERROR)
-    # The most serious outcome wins: a guest failure, then a harness error, then not run.
-    for code in (errors.EXIT_GUEST_FAILURE, errors.EXIT_HARNESS_ERROR, errors.EXIT_BAD_INPUT):
+    # The most serious outcome wins: a guest failure, then a harness error, then not run,
+    # then a known issue.
+    for code in (
+        errors.EXIT_GUEST_FAILURE,
+        errors.EXIT_HARNESS_ERROR,
+        errors.EXIT_BAD_INPUT,
+        errors.EXIT_KNOWN_ISSUE,
+    ):
         if code in codes:
             return code
     return next((c for c in codes if c != errors.EXIT_OK), errors.EXIT_OK)

@@ -102,7 +102,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class Verdict:
-    verdict: str  # "pass" | "fail" | "error" | "skip"
+    verdict: str  # "pass" | "fail" | "error" | "skip" | "known-issue"
     failure: str | None  # machine-readable failure kind
     reason: str  # one line
     excerpt: str | None = None

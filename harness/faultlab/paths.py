@@ -12,11 +12,21 @@ from pathlib import Path
 
 KERNEL_IMAGE = {"x86_64": "vmlinux", "arm64": "Image", "ppc64le": "vmlinux"}
 DEFAULT_SERIES = "6.12"  # the kernel series used unless --series says otherwise
+KNOWN_ISSUES_ENV = "FAULTLAB_KNOWN_ISSUES"
 
 
 def repo_root() -> Path:
     """The faultlab checkout this package was imported from."""
     return Path(__file__).resolve().parents[2]
+
+
+def known_issues_file() -> Path:
+    """The known-issue file (known_issues.py): $FAULTLAB_KNOWN_ISSUES, else the checkout's
+    guest-kernel/known-issues.toml."""
+    env = os.environ.get(KNOWN_ISSUES_ENV)
+    if env:
+        return Path(env).expanduser()
+    return repo_root() / "guest-kernel" / "known-issues.toml"
 
 
 def cache_dir() -> Path:

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from faultlab.guest_kernel import GuestKernel
 
 RESULTS_ENV = "FAULTLAB_RESULTS"
-VERDICTS = ("pass", "fail", "error", "skip")
+# "known-issue": every check held and every kernel report is a known issue (known_verdict.py)
+VERDICTS = ("pass", "fail", "error", "skip", "known-issue")
 
 
 @dataclass
@@ -53,7 +54,10 @@ class RunResult:
         }
     )
     commands: list[dict[str, Any]] = field(default_factory=list)
-    findings: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)  # each with its known_issue
+    # the known-issue entries the run was judged against, which report matched which (with
+    # the excerpt), the entries absent and the intermittent ones that did not reproduce
+    known_issues: dict[str, Any] = field(default_factory=dict)
     excerpt: str | None = None  # console excerpt explaining a failure
     started_utc: str | None = None
     finished_utc: str | None = None

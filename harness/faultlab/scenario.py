@@ -10,7 +10,11 @@ observed and what was expected. The verdict is
           succeed exited non-zero or printed no JSON), the body raised (its outcome could
           not be established: the check "scenario body raised", with the traceback in
           result.json's extra.traceback), or the guest failed (panic, oops, WARNING, hang,
-          lost SSH: the boot session's own judgement, which beats a pass);
+          lost SSH: the boot session's own judgement, which beats a pass); also a known
+          issue of the scenario (known_issues.py) that did not reproduce: the check
+          "known issue ID still reproduces" (unless the entry is intermittent);
+* known-issue - every check held and every kernel report is a known issue of the scenario
+          on this kernel (known_verdict.py): not a pass, not a failure;
 * skip  - the scenario cannot run here, with the reason (never counted as a pass);
 * error - the harness broke.
 
@@ -23,13 +27,14 @@ import json
 import shlex
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from faultlab import judge, paths
+from faultlab import judge, known_issues, known_verdict, paths
 from faultlab.boot import BootOptions, BootSession, Guest
+from faultlab.checks import MAX_SHOWN, Check, conclude, shown
 from faultlab.errors import (
     FaultlabError,
     GuestFailure,
@@ -39,6 +44,7 @@ from faultlab.errors import (
 )
 from faultlab.guest_kernel import GuestKernel, resolve_guest_kernel
 from faultlab.kernel_info import parse_config
+from faultlab.known_issues import KnownIssue
 from faultlab.needs import NO_NEEDS, Needs, missing
 from faultlab.platforms import get_platform
 from faultlab.qmp import QMPError
@@ -46,7 +52,6 @@ from faultlab.result import RunResult
 from faultlab.ssh import CommandResult
 
 DEFAULT_STEP_TIMEOUT = 300.0
-_MAX_SHOWN = 160  # characters of an observed/expected value kept in a check
 
 
 class ScenarioSkip(Exception):
@@ -55,11 +60,6 @@ class ScenarioSkip(Exception):
 
 class StepFailed(Exception):
     """A step the scenario depends on failed; str() says which and how."""
-
-
-def _shown(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
 def parse_json_object(command: str, out: str) -> dict[str, Any]:
@@ -78,17 +78,6 @@ def parse_json_object(command: str, out: str) -> dict[str, Any]:
         if isinstance(data, dict):
             return data
     raise StepFailed(f"`{command}` printed no JSON object ({error}): {out.strip()[-400:]!r}")
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    observed: str
-    expected: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -255,7 +244,7 @@ class ScenarioContext:
 
     # -- checks --------------------------------------------------------------------------
     def check(self, name: str, ok: bool, observed: Any, expected: Any) -> bool:
-        self.checks.append(Check(name, bool(ok), _shown(observed), _shown(expected)))
+        self.checks.append(Check(name, bool(ok), shown(observed), shown(expected)))
         return bool(ok)
 
     def expect_eq(self, name: str, observed: Any, expected: Any) -> bool:
@@ -294,18 +283,6 @@ class ScenarioOutcome:
         return self.result.result_dir if self.result else None
 
 
-def _conclude(ctx: ScenarioContext) -> judge.Verdict:
-    failed = [c for c in ctx.checks if not c.ok]
-    if failed:
-        names = ", ".join(c.name for c in failed[:5]) + (" ..." if len(failed) > 5 else "")
-        return judge.Verdict(
-            "fail", "check", f"{len(failed)} of {len(ctx.checks)} checks failed: {names}", None
-        )
-    if not ctx.checks:
-        return judge.Verdict("error", "no_checks", "the scenario made no checks", None)
-    return judge.Verdict("pass", None, f"all {len(ctx.checks)} checks held", None)
-
-
 def run_scenario(
     sc: Scenario,
     *,
@@ -320,9 +297,11 @@ def run_scenario(
     result_dir: Path | None = None,
     boot_timeout: float | None = None,
     echo_console: bool = False,
+    issues: Sequence[KnownIssue] | None = None,
 ) -> ScenarioOutcome:
-    """Boot, run the scenario body, judge. Bad input (missing artifacts, wrong kernel...)
-    raises FaultlabError before anything is booted; everything else ends in an outcome."""
+    """Boot, run the scenario body, judge. Bad input (missing artifacts, wrong kernel, a
+    malformed known-issue file...) raises FaultlabError before anything is booted; everything
+    else ends in an outcome. `issues`: the known-issue file's entries (default: loaded)."""
     platform = get_platform(sc.platform)
     own_kernel = kernel is not None or kernel_tree is not None
     # The bench's kernel of the scenario's variant; a user's kernel must carry what the
@@ -333,6 +312,9 @@ def run_scenario(
     lacking = missing_needs(sc, guest_kernel, guest_kernel.config)
     if lacking:
         raise NotRunError(sc.name, lacking)
+    if issues is None:
+        issues = known_issues.load(scenarios={*load_scenarios(), sc.name})
+    applicable = known_issues.for_run(issues, sc.name, guest_kernel.series, guest_kernel.release)
     options = BootOptions(
         platform=platform,
         guest_kernel=guest_kernel,
@@ -345,6 +327,7 @@ def run_scenario(
         scenario=sc.name,
         extra_qemu_args=(*sc.qemu_args, *extra_qemu_args),
         echo_console=echo_console,
+        known_issues=applicable,
     )
     session = BootSession(options)
     started = time.monotonic()
@@ -358,7 +341,7 @@ def run_scenario(
             finally:  # before the session writes result.json, whatever the body did
                 guest.result.extra["checks"] = [c.as_dict() for c in ctx.checks]
                 guest.result.extra["measurements"] = ctx.measurements
-            guest.set_outcome(verdict)
+            guest.set_outcome(verdict, ctx.checks)
     except GuestFailure:
         pass
     except FaultlabError:
@@ -373,7 +356,7 @@ def run_scenario(
         sc.name,
         result.verdict,
         result.reason,
-        list(ctx.checks) if ctx else [],
+        [*ctx.checks, *session.added_checks] if ctx else [],
         result,
         round(time.monotonic() - started, 3),
     )
@@ -436,7 +419,7 @@ def _run_body(ctx: ScenarioContext) -> judge.Verdict:
     except Exception as exc:  # fail closed: a decoder's KeyError is no pass and no crash
         ctx.guest.result.extra["traceback"] = traceback.format_exc()
         ctx.check(BODY_RAISED, False, _raised(exc), "the body runs to its end")
-    return _conclude(ctx)
+    return conclude(ctx.checks)
 
 
 BODY_RAISED = "scenario body raised"
@@ -446,18 +429,26 @@ def _raised(exc: BaseException) -> str:
     """The exception and where it was raised (the innermost frames), to fit in a check."""
     where = crash_site(exc)
     head = f"{type(exc).__name__}: {exc}"
-    room = _MAX_SHOWN - len(where) - len(" at ")
+    room = MAX_SHOWN - len(where) - len(" at ")
     if len(head) > room:
         head = head[: max(room - 3, 20)] + "..."
     return f"{head} at {where}"
 
 
 def format_outcome(outcome: ScenarioOutcome, accel: str | None) -> str:
+    """`NAME: VERDICT: reason (seconds, accel)`, the checks, then the known issues' reports
+    and the intermittent ones that did not reproduce."""
+    label = outcome.verdict.upper().replace("-", " ")  # KNOWN ISSUE
     lines = [
-        f"{outcome.scenario}: {outcome.verdict.upper()}: {outcome.reason} "
+        f"{outcome.scenario}: {label}: {outcome.reason} "
         f"({outcome.seconds:.1f} s, {accel or 'no accel'})"
     ]
     for c in outcome.checks:
         mark = "ok  " if c.ok else "FAIL"
         lines.append(f"  {mark} {c.name}: observed {c.observed}; expected {c.expected}")
+    known = outcome.result.known_issues if outcome.result else {}
+    for match in known.get("matched", []):
+        lines.append(f"  known issue {match['issue']}: {match['title']}")
+    for ident in known.get("not_reproduced", []):
+        lines.append(f"  note known issue {ident} {known_verdict.NOT_REPRODUCED}")
     return "\n".join(lines)

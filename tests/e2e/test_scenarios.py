@@ -2,8 +2,11 @@
 
 A scenario that passes passes; one that cannot run here (missing build product, a kernel that
 lacks what it needs, or the scenario's own stated reason) is SKIPPED with that reason, and in CI
-mode that skip fails unless tests/skip-allowlist.txt lists it (tests/skip_allowlist.py);
-anything else fails with the checks it made: a fail or an error verdict, including a firmware
+mode that skip fails unless tests/skip-allowlist.txt lists it (tests/skip_allowlist.py); one
+whose kernel reports are all known issues of it on this kernel (guest-kernel/known-issues.toml)
+and whose checks held is an XFAIL naming each entry and its upstream status, so the summary
+lists it (never a pass, never a skip); anything else fails with the checks it made: a fail or
+an error verdict (a known issue that no longer reproduces among them), including a firmware
 QEMU cannot find once started. Result directories go to $FAULTLAB_RESULTS (default
 ./results)/e2e.
 
@@ -24,7 +27,7 @@ from faultlab.artifacts import missing_artifacts
 from faultlab.errors import MissingArtifactError, NotRunError
 from faultlab.guest_kernel import pinned_series
 from faultlab.platforms import get_platform
-from faultlab.result import results_parent
+from faultlab.result import RunResult, results_parent
 from faultlab.scenario import format_outcome, load_scenarios, run_scenario
 
 pytestmark = pytest.mark.e2e
@@ -46,6 +49,15 @@ def _series_cases() -> list[str]:
     ]
 
 
+def _known_issue_reason(result: RunResult | None) -> str:
+    """`known issue ID (UPSTREAM): SIGNATURE` for each entry a report matched."""
+    matched = result.known_issues.get("matched", []) if result else []
+    named = {
+        m["issue"]: f"known issue {m['issue']} ({m['upstream']}): {m['signature']}" for m in matched
+    }
+    return "; ".join(named.values())
+
+
 def _run(name: str, series: str) -> None:
     sc = SCENARIOS[name]
     missing = missing_artifacts(get_platform(sc.platform), series=series)
@@ -59,6 +71,10 @@ def _run(name: str, series: str) -> None:
     report = format_outcome(outcome, result.accel if result else None)
     if outcome.verdict == "skip":
         pytest.skip(f"{outcome.reason} ({outcome.result_dir})")
+    if outcome.verdict == "known-issue":
+        reason = _known_issue_reason(result)
+        assert reason, f"known-issue verdict without a matched entry\n{report}"
+        pytest.xfail(f"{reason} ({outcome.result_dir})")
     assert outcome.verdict == "pass", f"{report}\nresults: {outcome.result_dir}"
 
 

@@ -13,7 +13,8 @@ Behaviour is chosen with FAKE_QEMU_SCENARIO:
   kvm-fail    with -accel kvm: "KVM internal error" on stderr and a stopped VM; else ok
   vm-exit     boot text, then the VM stops (QMP status "paused") like a VOF "exit"
 Guest commands "trigger-warn" and "trigger-panic" print a WARNING / panic on the console
-(trigger-panic then exits, dropping SSH); "trigger-stop" stops the VM (status
+(trigger-panic then exits, dropping SSH); "fake-console JSON" prints the lines of the JSON
+list on the console (any kernel report a test scripts); "trigger-stop" stops the VM (status
 "internal-error") and never answers. FAKE_QEMU_AUTHORIZED names the authorized .pub file.
 """
 
@@ -246,6 +247,9 @@ def serve_ssh(port: int, console: Console, authorized: str, state: dict[str, str
             console.say(*PANIC)
             time.sleep(0.2)
             os._exit(0)
+        elif command.startswith("fake-console "):
+            console.say(*json.loads(command.removeprefix("fake-console ")))
+            channel.send_exit_status(0)
         elif command == "trigger-stop":
             state["status"] = "internal-error"
             time.sleep(1000)

@@ -315,3 +315,71 @@ def expect_hold(data: Mapping[str, Any], close_limit_us: int) -> list[Expect]:
 
 def sum_stalls(runs: Iterable[Run]) -> int:
     return sum(r.stalls for r in runs)
+
+
+STORM_MODES = ("close", "stalled-close", "stalled-exit")
+_RESPONSES = ("success", "invalid", "failure", "other")
+
+
+def expect_storm(
+    label: str,
+    data: Mapping[str, Any],
+    cycles: int,
+    smmu: Mapping[str, int],
+    smmu_after: Mapping[str, int],
+    dma: Mapping[str, int],
+) -> list[Expect]:
+    """`storm MODE` (open / submit into untouched memory / close or exit, `cycles` times):
+    every cycle went through; the driver bound and unbound once per cycle and every fault
+    it reported got one response; the SMMU (QOM deltas `smmu`, values after `smmu_after`)
+    answered each stall it held exactly once (resume or termination) and holds none; the
+    device's stalls are the SMMU's, and its FAULT endings are the driver's."""
+    mode = str_field(data, "mode")
+    counters = Counters.decode(dict_field(data, "counters"))
+    responses = [counters.delta(f"resp_{c}") for c in _RESPONSES]
+    d = counters.delta
+    out = [
+        eq(f"{label}: cycles with an error", list_field(data, "errors"), []),
+        eq(
+            f"{label}: cycles opened/submitted/ended",
+            [int_field(data, k) for k in ("opened", "submitted", "ended")],
+            [cycles] * 3,
+        ),
+        eq(
+            f"{label}: driver commands/binds/unbinds",
+            [d("commands"), d("binds"), d("unbinds")],
+            [cycles] * 3,
+        ),
+        eq(f"{label}: driver bind errors, stuck channels", [d("bind_errors"), d("stuck")], [0, 0]),
+        eq(
+            f"{label}: commands collected (completed + faults)",
+            d("completed") + d("faults"),
+            cycles,
+        ),
+        eq(f"{label}: faults reported = responses sent", d("iopf_reported"), sum(responses)),
+        eq(f"{label}: driver responses other than success/invalid", responses[2:], [0, 0]),
+        eq(f"{label}: SMMU stalls = faults reported", smmu["stalls-total"], d("iopf_reported")),
+        eq(
+            f"{label}: SMMU stalls answered once (retry + abort + terminated)",
+            smmu["resumes-retry"] + smmu["resumes-abort"] + smmu["stalls-terminated"],
+            smmu["stalls-total"],
+        ),
+        eq(
+            f"{label}: SMMU resumes retry/abort = driver responses success/invalid",
+            [smmu["resumes-retry"], smmu["resumes-abort"]],
+            responses[:2],
+        ),
+        eq(f"{label}: SMMU stalls refused", smmu["stalls-refused"], 0),
+        eq(f"{label}: stalls still held by the SMMU", smmu_after["stalls-pending"], 0),
+        eq(f"{label}: device stalls = SMMU stalls", dma["stalls"], smmu["stalls-total"]),
+        eq(f"{label}: device FAULT endings = driver faults", dma["faults"], d("faults")),
+    ]
+    if mode != "close":
+        out.append(
+            eq(
+                f"{label}: cycles ended after their fault was reported",
+                int_field(data, "waited_for_fault"),
+                cycles,
+            )
+        )
+    return out

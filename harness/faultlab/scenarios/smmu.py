@@ -48,12 +48,13 @@ NEEDS = Needs(
 FILE_NEEDS = NEEDS | Needs(options=("TMPFS", "SHMEM", "DEBUG_FS"))
 
 
-def smmu_scenario(name: str, summary: str, needs: Needs = NEEDS) -> Any:
+def smmu_scenario(name: str, summary: str, needs: Needs = NEEDS, append: str = "") -> Any:
     return scenario(
         f"smmu/{name}",
         "aarch64",
         summary,
         qemu_args=QEMU_ARGS,
+        append=append,
         guest_files=GUEST_FILES,
         needs=needs,
     )
@@ -343,3 +344,51 @@ def evtq_overflow(ctx: ScenarioContext) -> None:
     ctx.expect_eq("evtq full: records lost (overflows)", smmu["evtq-overflows"], 0)
     dmesg = ctx.dmesg()
     ctx.expect_absent("evtq full: the driver saw no overflow", "EVTQ overflow detected", dmesg)
+
+
+STORM_CYCLES = 400
+STORM_STALLED_CYCLES = 100
+STORM_PAGES = 8
+STORM_HOGS = 2
+
+
+@smmu_scenario(
+    "close-storm",
+    f"the SVA teardown race: {STORM_CYCLES} x open / DMA into untouched memory / close, "
+    f"then {STORM_STALLED_CYCLES} x close and exit while a fault is in flight, with "
+    f"{STORM_HOGS} CPU hogs and init_on_free=1: every cycle ends, every stall is answered "
+    "once, nothing stays held, no oops",
+    append="init_on_free=1",
+)
+def close_storm(ctx: ScenarioContext) -> None:
+    """A held stall ends only through CMD_RESUME, CMD_STALL_TERM or SMMUEN=0 (IHI0070
+    stall model): the engine's ABORT cannot retire it, so release() waits for the IOPF
+    path's response and flushes the IOPF queue before iommu_sva_unbind_device() (whose
+    kernel-doc asks that outstanding page requests for the PASID be flushed). Freed memory
+    is poisoned (init_on_free=1) so that a fault handled after the unbind oopses rather than
+    reads stale data."""
+    load_driver(ctx, RESPONSE_PROBE)
+    ctx.expect_in(
+        "init_on_free on the kernel command line",
+        "init_on_free=1",
+        ctx.read("/proc/cmdline"),
+        "/proc/cmdline",
+    )
+    for mode, cycles in (
+        ("close", STORM_CYCLES),
+        ("stalled-close", STORM_STALLED_CYCLES),
+        ("stalled-exit", STORM_STALLED_CYCLES),
+    ):
+        start = Snapshot(ctx)
+        data = program(ctx, f"storm {mode} {cycles} {STORM_PAGES} {STORM_HOGS}", timeout=900.0)
+        end = Snapshot(ctx)
+        smmu, dma = end.since(start)
+        apply(ctx, decoded(mode, sr.expect_storm, mode, data, cycles, smmu, end.smmu, dma))
+        ctx.expect_eq(
+            f"{mode}: driver open files after the storm", ctx.read_int(f"{SYSFS}/open_files"), 0
+        )
+        key = mode.replace("-", "_")
+        ctx.measure(f"{key}_cycles", cycles)
+        ctx.measure(f"{key}_wall_us", int_field(data, "wall_us"))
+        ctx.measure(f"{key}_stalls", smmu["stalls-total"])
+        ctx.measure(f"{key}_end_us_max", int_field(data, "end_us_max"))

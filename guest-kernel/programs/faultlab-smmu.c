@@ -36,6 +36,20 @@
  *                  an untouched page with a short timeout: report what the
  *                  ioctl returned; (2) start another such COPY, then close()
  *                  the device and report how long close() took.
+ *   storm MODE N P [HOGS]
+ *                  the teardown race: N cycles of open, SUBMIT (no wait) a
+ *                  COPY of P pages into an anonymous destination never
+ *                  touched, then end the file, with HOGS (default 2) busy
+ *                  loops running meanwhile. MODE says how the file ends:
+ *                    close:        close() right after SUBMIT;
+ *                    stalled-close: close() once the driver has reported a
+ *                                  fault of this command to the IOMMU core
+ *                                  (the iopf_reported counter moved), so the
+ *                                  access is held or being resolved;
+ *                    stalled-exit: a child process opens and submits, waits
+ *                                  likewise, then exits without close():
+ *                                  the mm goes (exit_mm) before the file is
+ *                                  released (exit_files).
  *
  * Output fields (integers unless noted; addresses are integers too):
  *   case, page_size, timeout_ms; device (node); except for `many`: pci (PCI
@@ -70,6 +84,12 @@
  *               faults_per_s (total stalls / wall time)
  *   hold:       run (the timed-out command), close_us, second_submit_rc,
  *               second_submit_errno_name
+ *   storm:      mode, cycles, pages, hogs, opened, submitted, ended (closed
+ *               or exited with status 0), waited_for_fault (cycles whose
+ *               fault report was seen before the end), failed (cycles with
+ *               any error), errors: [{cycle, step (open, mmap, submit,
+ *               close, fork, exit), errno_name or status}] (first 16),
+ *               end_us_max, wall_us, counters
  * On a setup error the object has "error" (str) and the exit status is 1.
  */
 #define _GNU_SOURCE
@@ -770,12 +790,249 @@ static void case_hold(void)
 	j_counters(&before, &after);
 }
 
+/* -- storm: open / submit / end, many times ------------------------------- */
+
+#define STORM_ERRORS 16
+#define STORM_FAULT_WAIT_US 2000000
+
+enum storm_mode { STORM_CLOSE, STORM_STALLED_CLOSE, STORM_STALLED_EXIT };
+
+struct storm_err {
+	unsigned long cycle;
+	const char *step;
+	int err;		/* errno, or the exit status for "exit" */
+};
+
+struct storm {
+	enum storm_mode mode;
+	unsigned long pages;
+	unsigned long opened, submitted, ended, waited, failed, nerr;
+	uint64_t end_us_max;
+	struct storm_err errs[STORM_ERRORS];
+	char reported_path[PATH_MAX];
+};
+
+static long long read_counter(const char *path)
+{
+	char buf[64];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return strtoll(buf, NULL, 10);
+}
+
+/* Wait (bounded) until the driver's iopf_reported counter passes @from. */
+static bool storm_wait_fault(const struct storm *st, long long from)
+{
+	uint64_t t0 = now_us();
+
+	while (now_us() - t0 < STORM_FAULT_WAIT_US) {
+		if (read_counter(st->reported_path) > from)
+			return true;
+		usleep(100);
+	}
+	return false;
+}
+
+/*
+ * One cycle in this process: open, map, submit, (wait for a fault report),
+ * end. Returns the step that failed or NULL; *err its errno.
+ */
+static const char *storm_one(struct storm *st, bool wait_fault, bool do_close,
+			     int *err, bool *waited, uint64_t *end_us)
+{
+	size_t len = st->pages * PAGE;
+	struct faultlab_dma_cmd cmd = { 0 };
+	unsigned char *src, *dst;
+	long long before = 0;
+	uint64_t t0;
+	int fd, rc;
+
+	*waited = false;
+	fd = open(dev_path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		*err = errno;
+		return "open";
+	}
+	src = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	dst = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (src == MAP_FAILED || dst == MAP_FAILED) {
+		*err = errno;
+		close(fd);
+		return "mmap";
+	}
+	memset(src, 0x5a, len);
+	cmd.op = FAULTLAB_DMA_OP_COPY;
+	cmd.src = (uintptr_t)src;
+	cmd.dst = (uintptr_t)dst;
+	cmd.len = len;
+	cmd.timeout_ms = timeout_ms;
+	if (wait_fault)
+		before = read_counter(st->reported_path);
+	rc = ioctl(fd, FAULTLAB_DMA_IOC_SUBMIT, &cmd);
+	if (rc) {
+		*err = errno;
+		close(fd);
+		return "submit";
+	}
+	st->submitted++;
+	if (wait_fault)
+		*waited = storm_wait_fault(st, before);
+	if (!do_close) {
+		st->waited += *waited;	/* the parent waits for this child */
+		_exit(0);	/* the mm goes first (exit_mm), then the file */
+	}
+	t0 = now_us();
+	rc = close(fd);
+	*end_us = now_us() - t0;
+	munmap(src, len);
+	munmap(dst, len);
+	if (rc) {
+		*err = errno;
+		return "close";
+	}
+	return NULL;
+}
+
+static void storm_error(struct storm *st, unsigned long cycle, const char *step, int err)
+{
+	st->failed++;
+	if (st->nerr < STORM_ERRORS)
+		st->errs[st->nerr++] = (struct storm_err){ cycle, step, err };
+}
+
+static void case_storm(const char *mode, unsigned long cycles, unsigned long pages,
+		       unsigned long hogs)
+{
+	const char *base = strrchr(dev_path, '/');
+	struct counters before, after;
+	struct storm *st;
+	pid_t hog[8];
+	uint64_t t0, wall;
+	unsigned long i;
+
+	/* Shared, so that a child's submit and wait are counted too. */
+	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (st == MAP_FAILED)
+		fail("mmap: %s", strerror(errno));
+	memset(st, 0, sizeof(*st));
+	if (!strcmp(mode, "close"))
+		st->mode = STORM_CLOSE;
+	else if (!strcmp(mode, "stalled-close"))
+		st->mode = STORM_STALLED_CLOSE;
+	else if (!strcmp(mode, "stalled-exit"))
+		st->mode = STORM_STALLED_EXIT;
+	else
+		fail("bad storm mode '%s' (close, stalled-close, stalled-exit)", mode);
+	st->pages = pages;
+	snprintf(st->reported_path, sizeof(st->reported_path),
+		 "/sys/class/misc/%s/device/faultlab/iopf_reported",
+		 base ? base + 1 : dev_path);
+	if (read_counter(st->reported_path) < 0)
+		fail("cannot read %s", st->reported_path);
+
+	for (i = 0; i < hogs; i++) {
+		hog[i] = fork();
+		if (hog[i] < 0)
+			fail("fork: %s", strerror(errno));
+		if (!hog[i]) {
+			for (;;)
+				__asm__ volatile("" ::: "memory");
+		}
+	}
+	counters_read(&before);
+	t0 = now_us();
+	for (i = 0; i < cycles; i++) {
+		const char *step;
+		uint64_t end_us = 0;
+		bool waited = false;
+		int err = 0;
+
+		if (st->mode != STORM_STALLED_EXIT) {
+			step = storm_one(st, st->mode == STORM_STALLED_CLOSE, true, &err,
+					 &waited, &end_us);
+			if (!step || strcmp(step, "open"))
+				st->opened++;
+		} else {
+			pid_t pid = fork();
+			int status;
+
+			if (pid < 0) {
+				storm_error(st, i, "fork", errno);
+				continue;
+			}
+			if (!pid) {
+				step = storm_one(st, true, false, &err, &waited, &end_us);
+				/* storm_one exits 0 itself when it got to the end */
+				_exit(100 + (step && !strcmp(step, "open")));
+			}
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			step = NULL;
+			if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+				step = "exit";
+				err = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			}
+			if (!step || err != 101)
+				st->opened++;
+		}
+		if (step) {
+			storm_error(st, i, step, err);
+			continue;
+		}
+		st->ended++;
+		st->waited += waited;
+		if (end_us > st->end_us_max)
+			st->end_us_max = end_us;
+	}
+	wall = now_us() - t0;
+	for (i = 0; i < hogs; i++) {
+		kill(hog[i], SIGKILL);
+		while (waitpid(hog[i], NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	counters_read(&after);
+
+	j_str("device", dev_path);
+	j_str("mode", mode);
+	j_int("cycles", cycles);
+	j_int("pages", pages);
+	j_int("hogs", hogs);
+	j_int("opened", st->opened);
+	j_int("submitted", st->submitted);
+	j_int("ended", st->ended);
+	j_int("waited_for_fault", st->waited);
+	j_int("failed", st->failed);
+	j_open("errors", '[');
+	for (i = 0; i < st->nerr; i++) {
+		j_open(NULL, '{');
+		j_int("cycle", st->errs[i].cycle);
+		j_str("step", st->errs[i].step);
+		if (!strcmp(st->errs[i].step, "exit"))
+			j_int("status", st->errs[i].err);
+		else
+			j_str("errno_name", errno_name(st->errs[i].err));
+		j_close();
+	}
+	j_close();
+	j_u64("end_us_max", st->end_us_max);
+	j_u64("wall_us", wall);
+	j_counters(&before, &after);
+}
+
 static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr,
 		"usage: faultlab-smmu [-d DEV] [-t TIMEOUT_MS] CASE [ARGS]\n"
 		"cases: untouched N | dontneed N | unmapped | readonly | file N |\n"
-		"       many P N | hold\n");
+		"       many P N | hold | storm close|stalled-close|stalled-exit N P [HOGS]\n");
 	exit(2);
 }
 
@@ -823,6 +1080,10 @@ int main(int argc, char **argv)
 			  parse_count(argv[2], "page count", 4096));
 	else if (!strcmp(name, "hold") && argc == 1)
 		case_hold();
+	else if (!strcmp(name, "storm") && (argc == 4 || argc == 5))
+		case_storm(argv[1], parse_count(argv[2], "cycle count", 100000),
+			   parse_count(argv[3], "page count", 4096),
+			   argc == 5 ? strtoul(argv[4], NULL, 0) % 9 : 2);
 	else
 		usage();
 	j_close();

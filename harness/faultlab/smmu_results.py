@@ -217,8 +217,9 @@ def expect_smmu(
     stalls: int,
     retry: int,
     abort: int,
+    held: int = 0,
 ) -> list[Expect]:
-    """The SMMU's own account: `stalls` stalls, each answered once, none left held."""
+    """The SMMU's own account: `stalls` stalls, each answered once, `held` left held."""
     return [
         eq(f"{label}: SMMU stalls", delta["stalls-total"], stalls),
         eq(
@@ -227,7 +228,7 @@ def expect_smmu(
             [retry, abort],
         ),
         eq(f"{label}: SMMU stalls refused", delta["stalls-refused"], 0),
-        eq(f"{label}: SMMU stalls still held", after["stalls-pending"], 0),
+        eq(f"{label}: SMMU stalls still held", after["stalls-pending"], held),
     ]
 
 
@@ -283,26 +284,33 @@ def expect_many(data: Mapping[str, Any], processes: int, pages: int) -> list[Exp
 
 
 def expect_hold(data: Mapping[str, Any], close_limit_us: int) -> list[Expect]:
-    """`hold` with both stall records dropped: the first command times out and is cancelled,
-    the second is cancelled by close(), which returns promptly; nothing reached the IOMMU
-    core and nothing was answered."""
+    """`hold` with the stall record of the first command dropped: nothing reaches the IOMMU
+    core, nothing answers the stall. The command times out; the driver's ABORT cannot end an
+    access the SMMU holds (IHI0070 3.12.2: only CMD_RESUME, CMD_STALL_TERM or SMMUEN 1->0 do,
+    and arm-smmu-v3 never issues CMD_STALL_TERM), so the channel stays STALLED, the driver
+    retires it after its ABORT wait (STUCK, EIO) and refuses the second command on it;
+    close() returns promptly."""
     run = Run.decode(dict_field(data, "run"))
     counters = Counters.decode(dict_field(data, "counters"))
     return [
-        eq("timed-out ioctl result", (run.rc, run.errno_name), (-1, "ETIMEDOUT")),
-        eq("timed-out command flags", list(run.flags), ["TIMED_OUT", "ABORTED"]),
-        eq("timed-out command state", (run.state, run.reason), ("FAULT", "CANCELLED")),
+        eq("timed-out ioctl result", (run.rc, run.errno_name), (-1, "EIO")),
+        eq("timed-out command flags", list(run.flags), ["TIMED_OUT", "ABORTED", "STUCK"]),
+        eq("timed-out command state", (run.state, run.reason), ("STALLED", "NONE")),
         eq("timed-out command bytes done", run.bytes_done, 0),
         eq("timed-out command stalls (device)", run.stalls, 1),
-        eq("second command started", int_field(data, "second_submit_rc"), 0),
-        within("close() with a held stall (us)", int_field(data, "close_us"), 0, close_limit_us),
+        eq(
+            "second command on the retired channel",
+            (int_field(data, "second_submit_rc"), str_field(data, "second_submit_errno_name")),
+            (-1, "EIO"),
+        ),
+        within("close() after a held stall (us)", int_field(data, "close_us"), 0, close_limit_us),
         eq(
             "driver commands/faults/aborts",
             [counters.delta(k) for k in ("commands", "faults", "aborts")],
-            [2, 2, 2],
+            [1, 0, 1],
         ),
         eq("driver timeouts", counters.delta("timeouts"), 1),
-        eq("channels stuck after ABORT", counters.delta("stuck"), 0),
+        eq("channels stuck after ABORT", counters.delta("stuck"), 1),
         eq("faults reported to the IOMMU core", counters.delta("iopf_reported"), 0),
         eq(
             "page responses sent",
@@ -315,3 +323,71 @@ def expect_hold(data: Mapping[str, Any], close_limit_us: int) -> list[Expect]:
 
 def sum_stalls(runs: Iterable[Run]) -> int:
     return sum(r.stalls for r in runs)
+
+
+STORM_MODES = ("close", "stalled-close", "stalled-exit")
+_RESPONSES = ("success", "invalid", "failure", "other")
+
+
+def expect_storm(
+    label: str,
+    data: Mapping[str, Any],
+    cycles: int,
+    smmu: Mapping[str, int],
+    smmu_after: Mapping[str, int],
+    dma: Mapping[str, int],
+) -> list[Expect]:
+    """`storm MODE` (open / submit into untouched memory / close or exit, `cycles` times):
+    every cycle went through; the driver bound and unbound once per cycle and every fault
+    it reported got one response; the SMMU (QOM deltas `smmu`, values after `smmu_after`)
+    answered each stall it held exactly once (resume or termination) and holds none; the
+    device's stalls are the SMMU's, and its FAULT endings are the driver's."""
+    mode = str_field(data, "mode")
+    counters = Counters.decode(dict_field(data, "counters"))
+    responses = [counters.delta(f"resp_{c}") for c in _RESPONSES]
+    d = counters.delta
+    out = [
+        eq(f"{label}: cycles with an error", list_field(data, "errors"), []),
+        eq(
+            f"{label}: cycles opened/submitted/ended",
+            [int_field(data, k) for k in ("opened", "submitted", "ended")],
+            [cycles] * 3,
+        ),
+        eq(
+            f"{label}: driver commands/binds/unbinds",
+            [d("commands"), d("binds"), d("unbinds")],
+            [cycles] * 3,
+        ),
+        eq(f"{label}: driver bind errors, stuck channels", [d("bind_errors"), d("stuck")], [0, 0]),
+        eq(
+            f"{label}: commands collected (completed + faults)",
+            d("completed") + d("faults"),
+            cycles,
+        ),
+        eq(f"{label}: faults reported = responses sent", d("iopf_reported"), sum(responses)),
+        eq(f"{label}: driver responses other than success/invalid", responses[2:], [0, 0]),
+        eq(f"{label}: SMMU stalls = faults reported", smmu["stalls-total"], d("iopf_reported")),
+        eq(
+            f"{label}: SMMU stalls answered once (retry + abort + terminated)",
+            smmu["resumes-retry"] + smmu["resumes-abort"] + smmu["stalls-terminated"],
+            smmu["stalls-total"],
+        ),
+        eq(
+            f"{label}: SMMU resumes retry/abort = driver responses success/invalid",
+            [smmu["resumes-retry"], smmu["resumes-abort"]],
+            responses[:2],
+        ),
+        eq(f"{label}: SMMU stalls refused", smmu["stalls-refused"], 0),
+        eq(f"{label}: stalls still held by the SMMU", smmu_after["stalls-pending"], 0),
+        eq(f"{label}: device stalls = SMMU stalls", dma["stalls"], smmu["stalls-total"]),
+        eq(f"{label}: device FAULT endings = driver faults", dma["faults"], d("faults")),
+    ]
+    if mode != "close":
+        out.append(
+            eq(
+                f"{label}: cycles ended after their fault was reported",
+                int_field(data, "waited_for_fault"),
+                cycles,
+            )
+        )
+    return out

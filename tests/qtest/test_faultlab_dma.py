@@ -843,7 +843,10 @@ def test_stall_abort_mid_command_keeps_the_pages_before() -> None:
         assert dma_qom(b, "faults") == 1
 
 
-def test_abort_register_while_stalled_gives_the_access_back() -> None:
+def test_abort_register_while_stalled_waits_for_the_smmu() -> None:
+    """IHI0070 3.12.2: a stalled transaction ends only through CMD_RESUME, CMD_STALL_TERM or
+    SMMUEN 1->0; the device cannot withdraw it. ABORT leaves the channel STALLED until the
+    SMMU answers; the answer then ends the cancelled command (a retry is not taken up)."""
     with smmu.bench(dma=True, dma_opts=DMA_OPTS, stall_model=2, ssidsize=16) as b:
         assert b.dma is not None
         _src, dst = smmu.dma_setup(b)
@@ -851,17 +854,34 @@ def test_abort_register_while_stalled_gives_the_access_back() -> None:
         ev = stalled(b, 1)
         assert b.qom("stalls-pending") == 1
         b.dma.abort(1)
-        check(b.dma.status(1), State.FAULT, Reason.CANCELLED, write=True)
-        assert b.dma.chan_read(1, CH_FAULT_ADDR) == dst + 8
-        assert b.qom("stalls-pending") == 0, "the SMMU still holds the cancelled access"
-        # Software's late answer matches nothing and changes nothing.
+        b.dma.abort(1)  # a second ABORT changes nothing
+        time.sleep(0.05)
+        check(b.dma.status(1), State.STALLED, write=True)
+        assert b.qom("stalls-pending") == 1, "ABORT withdrew the access the SMMU holds"
+        assert b.dma.read(REG_IRQ_STATUS) == 0
+        # Software fixes the fault and answers retry: the access ends, the command does not go on.
         b.smmu.map(4, dst, smmu.DATA + smmu.PAGE)
         b.smmu.resume(b.sid, ev.stag, smmu.RESP_RETRY)
-        b.smmu.sync()
-        time.sleep(0.05)
-        check(b.dma.status(1), State.FAULT, Reason.CANCELLED, write=True)
-        assert b.qom("resumes-retry") == 0
-        assert b.qt.memread(smmu.DATA + smmu.PAGE, 72) == bytes(72)
+        check(b.dma.wait(1), State.FAULT, Reason.CANCELLED, write=True)
+        assert b.dma.chan_read(1, CH_FAULT_ADDR) == dst + 8
+        assert b.qom("stalls-pending") == 0 and b.qom("resumes-retry") == 1
+        assert b.qt.memread(smmu.DATA + smmu.PAGE, 72) == bytes(72), (
+            "cancelled FILL wrote"
+        )
+        assert b.dma.read(REG_IRQ_STATUS) == 1 << 1
+        # Answered with abort, the cancelled command ends ABORTED.
+        b.dma.start(2, Op.FILL, dst=dst + 0x2000, length=8, pattern=0xAB, pasid=3)
+        ev = stalled(b, 2)
+        b.dma.abort(2)
+        b.smmu.resume(b.sid, ev.stag, smmu.RESP_ABORT)
+        check(b.dma.wait(2), State.FAULT, Reason.ABORTED, write=True)
+        # Terminated (CMD_STALL_TERM), it ends TERMINATED.
+        b.dma.start(3, Op.FILL, dst=dst + 0x3000, length=8, pattern=0xAB, pasid=3)
+        stalled(b, 3)
+        b.dma.abort(3)
+        b.smmu.stall_term(b.sid)
+        check(b.dma.wait(3), State.FAULT, Reason.TERMINATED, write=True)
+        assert b.qom("stalls-pending") == 0
         # The channel works again.
         b.dma.start(1, Op.FILL, dst=dst + 8, length=8, pattern=0xAB, pasid=3)
         check(b.dma.wait(1), State.DONE)

@@ -41,7 +41,7 @@ def run_obj(**kw: Any) -> dict[str, Any]:
 def counters_obj(**delta: int) -> dict[str, Any]:
     names = ("commands", "faults", "stalls", "aborts", "timeouts", "stuck", "lost_irqs")
     names += ("iopf_reported", "resp_success", "resp_invalid", "resp_failure", "resp_other")
-    names += ("unbinds", "binds")
+    names += ("unbinds", "binds", "completed", "bind_errors")
     before = {n: 10 for n in names}
     after = {n: 10 + delta.get(n, 0) for n in names}
     # the program's own delta is ignored: make it wrong on purpose
@@ -205,27 +205,82 @@ def test_many_all_good_and_each_defect() -> None:
 def hold_output(close_us: int = 3000) -> dict[str, Any]:
     return {
         "run": run_obj(
-            rc=-1, errno=110, errno_name="ETIMEDOUT", state="FAULT", reason="CANCELLED",
-            flags=["TIMED_OUT", "ABORTED"], bytes_done=0, stalls=1, len=PAGE,
+            rc=-1, errno=5, errno_name="EIO", state="STALLED", reason="NONE",
+            flags=["TIMED_OUT", "ABORTED", "STUCK"], bytes_done=0, stalls=1, len=PAGE,
         ),
-        "second_submit_rc": 0,
-        "second_submit_errno_name": "",
+        "second_submit_rc": -1,
+        "second_submit_errno_name": "EIO",
         "close_us": close_us,
-        "counters": counters_obj(commands=2, faults=2, aborts=2, timeouts=1, unbinds=1),
+        "counters": counters_obj(commands=1, aborts=1, timeouts=1, unbinds=1, stuck=1),
     }  # fmt: skip
 
 
 def test_hold_expectations() -> None:
     assert failed(sr.expect_hold(hold_output(), 1_000_000)) == []
     assert failed(sr.expect_hold(hold_output(close_us=2_100_000), 1_000_000)) == [
-        "close() with a held stall (us)"
+        "close() after a held stall (us)"
     ]
-    stuck = hold_output()
-    stuck["run"]["flags"] = ["TIMED_OUT", "ABORTED", "STUCK"]
-    stuck["counters"] = counters_obj(commands=2, faults=2, aborts=2, timeouts=1, unbinds=1, stuck=1)
-    assert failed(sr.expect_hold(stuck, 1_000_000)) == [
+    # The old, unfaithful model: ABORT withdrew the access the SMMU held.
+    withdrawn = hold_output()
+    withdrawn["run"] = run_obj(
+        rc=-1, errno=110, errno_name="ETIMEDOUT", state="FAULT", reason="CANCELLED",
+        flags=["TIMED_OUT", "ABORTED"], bytes_done=0, stalls=1, len=PAGE,
+    )  # fmt: skip
+    withdrawn["counters"] = counters_obj(commands=1, faults=1, aborts=1, timeouts=1, unbinds=1)
+    assert failed(sr.expect_hold(withdrawn, 1_000_000)) == [
+        "timed-out ioctl result",
         "timed-out command flags",
+        "timed-out command state",
+        "driver commands/faults/aborts",
         "channels stuck after ABORT",
+    ]
+
+
+def storm_output(mode: str = "close", cycles: int = 4, **delta: int) -> dict[str, Any]:
+    d = dict(commands=cycles, binds=cycles, unbinds=cycles, completed=1, faults=cycles - 1)
+    d.update(iopf_reported=9, resp_success=8, resp_invalid=1)
+    d.update(delta)
+    return {
+        "mode": mode,
+        "opened": cycles,
+        "submitted": cycles,
+        "ended": cycles,
+        "waited_for_fault": cycles,
+        "errors": [],
+        "counters": counters_obj(**d),
+    }
+
+
+def storm_qom(**over: int) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    smmu = {k: 0 for k in sr.SMMU_COUNTERS}
+    smmu.update({"stalls-total": 9, "resumes-retry": 8, "resumes-abort": 1})
+    smmu.update(over)
+    after = {k: 0 for k in sr.SMMU_COUNTERS}
+    return smmu, after, {"stalls": 9, "faults": 3}
+
+
+def test_storm_expectations() -> None:
+    assert failed(sr.expect_storm("c", storm_output(), 4, *storm_qom())) == []
+    assert failed(sr.expect_storm("s", storm_output("stalled-exit"), 4, *storm_qom())) == []
+    # Before the fix: stalls the device withdrew were never answered by the SMMU, and the
+    # guest's late success responses for them matched nothing.
+    assert failed(sr.expect_storm("c", storm_output(), 4, *storm_qom(**{"resumes-retry": 6}))) == [
+        "c: SMMU stalls answered once (retry + abort + terminated)",
+        "c: SMMU resumes retry/abort = driver responses success/invalid",
+    ]
+    lost = storm_output("stalled-close", waited_for_fault=0)
+    lost["waited_for_fault"] = 3
+    lost["errors"] = [{"cycle": 2, "step": "close", "errno_name": "EIO"}]
+    lost["ended"] = 3
+    assert failed(sr.expect_storm("s", lost, 4, *storm_qom())) == [
+        "s: cycles with an error",
+        "s: cycles opened/submitted/ended",
+        "s: cycles ended after their fault was reported",
+    ]
+    smmu, after, dma = storm_qom()
+    after["stalls-pending"] = 1
+    assert failed(sr.expect_storm("c", storm_output(), 4, smmu, after, dma)) == [
+        "c: stalls still held by the SMMU"
     ]
 
 
@@ -239,12 +294,14 @@ def test_smmu_expectations() -> None:
     assert failed(sr.expect_smmu("s", delta, held, stalls=4, retry=4, abort=0)) == [
         "s: SMMU stalls still held"
     ]
+    assert failed(sr.expect_smmu("s", delta, held, stalls=4, retry=4, abort=0, held=1)) == []
 
 
 def test_smmu_scenarios_are_registered_with_their_device() -> None:
     scenarios = load_scenarios()
     names = sorted(n for n in scenarios if n.startswith("smmu/"))
     assert names == [
+        "smmu/close-storm",
         "smmu/evtq-overflow",
         "smmu/file-backed",
         "smmu/many-faults",

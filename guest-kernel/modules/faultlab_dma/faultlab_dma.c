@@ -18,7 +18,9 @@
  * where a device without SVA fails). Each open() binds current->mm and
  * takes a free channel; ioctls run commands on it (faultlab_dma_uapi.h).
  * release() cancels a command still running (ABORT register), waits for the
- * channel to stop and unbinds.
+ * channel to stop (an access the IOMMU holds stops only when the IOMMU
+ * answers it), waits for the I/O page faults already queued for the device to
+ * be processed (iopf_queue_flush_dev) and unbinds.
  *
  * Counters (under the PCI device, directory faultlab/): what the driver saw
  * (commands, completed, faults, stalls, binds, ...) and, through kprobes on
@@ -505,6 +507,22 @@ err_put_chan:
 	return err;
 }
 
+/*
+ * Wait until the IOMMU core has processed every I/O page fault it queued for
+ * the device (its IOPF workqueue is flushed). Called with an SVA domain still
+ * attached, so the device's fault parameter exists (6.12: IOPF enabled at
+ * probe; since 6.16 the IOMMU driver adds the device to its IOPF queue when
+ * the first SVA domain is attached).
+ */
+static void fdma_flush_faults(struct fdma_dev *fdev)
+{
+	int err = iopf_queue_flush_dev(&fdev->pdev->dev);
+
+	if (err)
+		dev_warn_once(&fdev->pdev->dev,
+			      "cannot flush the I/O page fault queue: %d\n", err);
+}
+
 static int fdma_release(struct inode *inode, struct file *file)
 {
 	struct fdma_file *ff = file->private_data;
@@ -524,6 +542,20 @@ static int fdma_release(struct inode *inode, struct file *file)
 	}
 	if (!READ_ONCE(ch->broken))
 		fdma_chan_write(ch, FDMA_CH_PASID, 0);
+	/*
+	 * iommu_sva_unbind_device(): "The device should not be issuing any
+	 * more transaction for this PASID. All outstanding page requests for
+	 * this PASID must have been flushed to the IOMMU." The channel has
+	 * stopped: an access the IOMMU held was answered first (a stalled
+	 * transaction ends only through the SMMU's CMD_RESUME/CMD_STALL_TERM,
+	 * so ABORT waited for the I/O page fault handler's response). The
+	 * handler's work item may still be running (it dereferences the SVA
+	 * attach handle that the unbind frees): wait for every fault already
+	 * queued for this device to be processed. arm-smmu-v3 does not do this
+	 * itself when a PASID is detached (intel-iommu does, in
+	 * intel_iommu_drain_pasid_prq()).
+	 */
+	fdma_flush_faults(fdev);
 	iommu_sva_unbind_device(ff->sva);
 	atomic64_inc(&fdev->cnt.unbinds);
 

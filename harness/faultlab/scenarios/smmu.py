@@ -48,12 +48,13 @@ NEEDS = Needs(
 FILE_NEEDS = NEEDS | Needs(options=("TMPFS", "SHMEM", "DEBUG_FS"))
 
 
-def smmu_scenario(name: str, summary: str, needs: Needs = NEEDS) -> Any:
+def smmu_scenario(name: str, summary: str, needs: Needs = NEEDS, append: str = "") -> Any:
     return scenario(
         f"smmu/{name}",
         "aarch64",
         summary,
         qemu_args=QEMU_ARGS,
+        append=append,
         guest_files=GUEST_FILES,
         needs=needs,
     )
@@ -286,36 +287,51 @@ def many_faults(ctx: ScenarioContext) -> None:
 
 
 HOLD_TIMEOUT_MS = 500
-# The driver waits at most 2 s for a channel to stop after ABORT; a close() that took that
-# long means the device did not give the access up.
+# The driver waits at most 2 s for a channel to stop after ABORT and then retires it; close()
+# of the file whose channel was retired has nothing left to wait for.
 CLOSE_LIMIT_US = 1_000_000
 
 
 @smmu_scenario(
     "never-resumed",
-    "the SMMU loses the records of two stalls (x-inject-drop-stall-events): the command "
-    "times out and is cancelled, close() cancels the other and returns, nothing stays held",
+    "the SMMU loses the record of a stall (x-inject-drop-stall-events): the command times "
+    "out, ABORT cannot end the held access (IHI0070 stall model), the driver retires the "
+    "channel, close() returns, the SMMU still holds the access, the bench works on",
 )
 def never_resumed(ctx: ScenarioContext) -> None:
     start = setup(ctx)
-    ctx.qom_set(SMMU, "x-inject-drop-stall-events", 2)
+    ctx.qom_set(SMMU, "x-inject-drop-stall-events", 1)
     data = program(ctx, f"-t {HOLD_TIMEOUT_MS} hold")
     apply(ctx, decoded("hold", sr.expect_hold, data, CLOSE_LIMIT_US))
     ctx.expect_eq("injection used up", ctx.qom_get(SMMU, "x-inject-drop-stall-events"), 0)
     ctx.measure("hold_ioctl_wall_us", int_field(dict_field(data, "run"), "wall_us"))
     ctx.measure("hold_close_us", int_field(data, "close_us"))
-    # Both accesses were held by the SMMU and released when the device gave them up: none
-    # answered, none left pending; the device ended both commands in FAULT.
-    after = expect_qom(ctx, "held", start, stalls=2, retry=0, abort=0, device_faults=2)
+    # The access stays held (only CMD_RESUME, CMD_STALL_TERM or SMMUEN 1->0 end it, and
+    # nothing reported it to Linux): one stall, none answered, one held; the device's command
+    # did not end.
+    end = Snapshot(ctx)
+    smmu, dma = end.since(start)
+    apply(ctx, sr.expect_smmu("held", smmu, end.smmu, stalls=1, retry=0, abort=0, held=1))
+    ctx.expect_eq("held: device stalls (QOM)", dma["stalls"], 1)
+    ctx.expect_eq("held: device commands ending in FAULT (QOM)", dma["faults"], 0)
     ctx.expect_eq("held: driver open files after close", ctx.read_int(f"{SYSFS}/open_files"), 0)
     dmesg = ctx.dmesg()
+    ctx.expect_in("held: driver retired the channel", "did not stop", dmesg, "dmesg")
     hung = [ln for ln in dmesg.splitlines() if judge.classify(ln) == "hung_task"]
     ctx.expect_eq("no hung task reported", hung, [])
-    # The bench works again: the next command stalls and is resumed normally.
+    # The bench works again on the other channels: the next command stalls and is resumed.
     n = 8
     data = program(ctx, f"untouched {n}")
-    copy_case(ctx, "after the held stalls", data, n * sr.PAGE, n)
-    expect_qom(ctx, "after the held stalls", after, stalls=n, retry=n, abort=0, device_faults=0)
+    copy_case(ctx, "after the held stall", data, n * sr.PAGE, n)
+    after = Snapshot(ctx)
+    smmu, dma = after.since(end)
+    apply(
+        ctx,
+        sr.expect_smmu(
+            "after the held stall", smmu, after.smmu, stalls=n, retry=n, abort=0, held=1
+        ),
+    )
+    ctx.expect_eq("after the held stall: device stalls (QOM)", dma["stalls"], n)
 
 
 EVTQ_FULL = 2
@@ -343,3 +359,51 @@ def evtq_overflow(ctx: ScenarioContext) -> None:
     ctx.expect_eq("evtq full: records lost (overflows)", smmu["evtq-overflows"], 0)
     dmesg = ctx.dmesg()
     ctx.expect_absent("evtq full: the driver saw no overflow", "EVTQ overflow detected", dmesg)
+
+
+STORM_CYCLES = 400
+STORM_STALLED_CYCLES = 100
+STORM_PAGES = 8
+STORM_HOGS = 2
+
+
+@smmu_scenario(
+    "close-storm",
+    f"the SVA teardown race: {STORM_CYCLES} x open / DMA into untouched memory / close, "
+    f"then {STORM_STALLED_CYCLES} x close and exit while a fault is in flight, with "
+    f"{STORM_HOGS} CPU hogs and init_on_free=1: every cycle ends, every stall is answered "
+    "once, nothing stays held, no oops",
+    append="init_on_free=1",
+)
+def close_storm(ctx: ScenarioContext) -> None:
+    """A held stall ends only through CMD_RESUME, CMD_STALL_TERM or SMMUEN=0 (IHI0070
+    stall model): the engine's ABORT cannot retire it, so release() waits for the IOPF
+    path's response and flushes the IOPF queue before iommu_sva_unbind_device() (whose
+    kernel-doc asks that outstanding page requests for the PASID be flushed). Freed memory
+    is poisoned (init_on_free=1) so that a fault handled after the unbind oopses rather than
+    reads stale data."""
+    load_driver(ctx, RESPONSE_PROBE)
+    ctx.expect_in(
+        "init_on_free on the kernel command line",
+        "init_on_free=1",
+        ctx.read("/proc/cmdline"),
+        "/proc/cmdline",
+    )
+    for mode, cycles in (
+        ("close", STORM_CYCLES),
+        ("stalled-close", STORM_STALLED_CYCLES),
+        ("stalled-exit", STORM_STALLED_CYCLES),
+    ):
+        start = Snapshot(ctx)
+        data = program(ctx, f"storm {mode} {cycles} {STORM_PAGES} {STORM_HOGS}", timeout=900.0)
+        end = Snapshot(ctx)
+        smmu, dma = end.since(start)
+        apply(ctx, decoded(mode, sr.expect_storm, mode, data, cycles, smmu, end.smmu, dma))
+        ctx.expect_eq(
+            f"{mode}: driver open files after the storm", ctx.read_int(f"{SYSFS}/open_files"), 0
+        )
+        key = mode.replace("-", "_")
+        ctx.measure(f"{key}_cycles", cycles)
+        ctx.measure(f"{key}_wall_us", int_field(data, "wall_us"))
+        ctx.measure(f"{key}_stalls", smmu["stalls-total"])
+        ctx.measure(f"{key}_end_us_max", int_field(data, "end_us_max"))

@@ -88,6 +88,15 @@ struct FaultlabPasidIommuClass {
      * held (ignored, as the architecture says).
      */
     void (*forget)(FaultlabPasidIommu *iommu, void *opaque);
+    /*
+     * True when a held access ends only through the IOMMU (Arm SMMUv3 stall
+     * model, IHI0070 3.12.2: CMD_RESUME, CMD_STALL_TERM, SMMUEN 1->0 or
+     * reset): a device that cancels the command of a held access cannot
+     * withdraw it and waits for resume(); forget() is then only for device
+     * reset and teardown. False (VT-d page requests): the device may give
+     * a held access up with forget() when it cancels the command.
+     */
+    bool answer_ends_hold;
 };
 
 /*

@@ -100,6 +100,22 @@ static void fdma_resume(void *opaque, FaultlabResume how)
     }
     c->held = false;
     c->held_iommu = NULL;
+    if (c->cancel_pending) {
+        /*
+         * The command was cancelled while the IOMMU held its access: the
+         * answer ends the access, and the channel stops instead of going on
+         * (a retry is not taken up).
+         */
+        c->cancel_pending = false;
+        trace_faultlab_dma_cancel_done(c->index, how, c->held_addr);
+        fdma_fault(c, how == FAULTLAB_RESUME_RETRY ?
+                   FAULTLAB_DMA_REASON_CANCELLED :
+                   how == FAULTLAB_RESUME_ABORT ?
+                   FAULTLAB_DMA_REASON_ABORTED :
+                   FAULTLAB_DMA_REASON_TERMINATED,
+                   c->held_addr, c->held_write);
+        return;
+    }
     if (how == FAULTLAB_RESUME_RETRY && s->inject_fail_retry) {
         s->inject_fail_retry--;
         how = FAULTLAB_RESUME_ABORT;
@@ -486,6 +502,20 @@ void faultlab_dma_cancel(FaultlabDmaChan *c)
         trace_faultlab_dma_cancel(c->index, state, 0);
         return;
     }
+    if (c->held &&
+        FAULTLAB_PASID_IOMMU_GET_CLASS(c->held_iommu)->answer_ends_hold) {
+        /*
+         * The IOMMU holds the access and only its answer ends the hold
+         * (SMMUv3 stall model: CMD_RESUME, CMD_STALL_TERM, SMMUEN 1->0):
+         * the channel stays STALLED until then. A second ABORT changes
+         * nothing.
+         */
+        if (!c->cancel_pending) {
+            c->cancel_pending = true;
+            trace_faultlab_dma_cancel_wait(c->index, c->held_addr);
+        }
+        return;
+    }
     if (c->held) {
         addr = c->held_addr;
         is_write = c->held_write;
@@ -501,6 +531,7 @@ void faultlab_dma_cancel(FaultlabDmaChan *c)
 void faultlab_dma_chan_reset(FaultlabDmaChan *c)
 {
     fdma_forget_held(c);
+    c->cancel_pending = false;
     c->pasid = 0;
     c->src = 0;
     c->dst = 0;

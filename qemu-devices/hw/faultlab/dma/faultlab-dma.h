@@ -76,6 +76,12 @@ typedef struct FaultlabDmaChan {
     FaultlabPasidIommu *held_iommu;
     hwaddr held_addr;
     bool held_write;
+    /*
+     * ABORT was written while the IOMMU holds the access and the IOMMU's
+     * answer is what ends a hold (answer_ends_hold): the command ends
+     * (CANCELLED, or the answer's abort/termination) when resume() comes.
+     */
+    bool cancel_pending;
 
     FaultlabDmaXlate xl[2];
     uint8_t buf[FAULTLAB_DMA_PAGE_SIZE];    /* source chunk / FILL data */

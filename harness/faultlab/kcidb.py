@@ -82,12 +82,20 @@ def kcidb_path(record: ScenarioRecord) -> str:
     return ".".join(_PATH_SEGMENT.sub("_", p) or "_" for p in parts)
 
 
-def _label(record: ScenarioRecord) -> str:
-    return "NOT RUN" if record.not_run else record.verdict.upper().replace("-", " ")
+def headline(record: ScenarioRecord) -> str:
+    """``NAME: VERDICT: reason`` as `faultlab run` prints it (``NAME: NOT RUN: ...``)."""
+    if record.reason.startswith("NOT RUN"):
+        return f"{record.scenario}: {record.reason}"
+    return f"{record.scenario}: {record.verdict.upper().replace('-', ' ')}: {record.reason}"
 
 
 def _clean(text: str) -> str:
     return text.replace("\0", "")
+
+
+def _present(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` without the empty ones (KCIDB: "no properties can be null")."""
+    return {k: v for k, v in fields.items() if v not in (None, "", [], {})}
 
 
 def log_excerpt(record: ScenarioRecord, limit: int = LOG_EXCERPT_MAX) -> str | None:
@@ -95,7 +103,7 @@ def log_excerpt(record: ScenarioRecord, limit: int = LOG_EXCERPT_MAX) -> str | N
     an excerpt. Cut to `limit` characters (the console part first)."""
     if record.verdict == "pass" and not record.excerpt:
         return None
-    head = [f"{record.scenario}: {_label(record)}: {record.reason}"]
+    head = [headline(record)]
     head += [
         f"FAIL {c.name}: observed {c.observed}; expected {c.expected}"
         for c in record.checks
@@ -139,9 +147,15 @@ def _checkout(record: ScenarioRecord) -> dict[str, Any]:
             "comment": f"Debian {package} {version} with faultlab's test-only patches "
             f"for {_kernel_name(arch, gk)}",
             "valid": True,
-            "misc": {"package": package, "version": manifest.get("version"), "arch": arch}
-            | ({"patches": manifest["patches"]} if "patches" in manifest else {})
-            | ({"variant": gk["variant"]} if gk.get("variant") else {}),
+            "misc": _present(
+                {
+                    "package": package,
+                    "version": manifest.get("version"),
+                    "arch": arch,
+                    "variant": gk.get("variant"),
+                    "patches": manifest.get("patches"),
+                }
+            ),
         }
     elif source == "tree":
         name = gk.get("git_describe") or f"config-{(gk.get('config_sha256') or '')[:16]}"
@@ -188,8 +202,8 @@ def _build(record: ScenarioRecord, checkout_id: str) -> dict[str, Any]:
             if source == "bench"
             else "user"
         )
-    misc = {k: v for k, v in gk.items() if v not in (None, "", [])}
-    if manifest:
+    misc = _present(gk)
+    if manifest and not {"missing", "unreadable"} & manifest.keys():
         misc["manifest"] = manifest
     if misc:
         out["misc"] = misc
@@ -210,7 +224,7 @@ def _issue(entry: dict[str, Any]) -> dict[str, Any]:
         "origin": ORIGIN,
         "culprit": {"code": True, "tool": False, "harness": False},
         "categories": ["runtime." + _PATH_SEGMENT.sub("_", str(entry.get("kind") or "report"))],
-        "misc": {k: v for k, v in entry.items() if v not in (None, "", [])},
+        "misc": _present(entry),
     }
     if entry.get("note"):
         out["comment"] = _clean(str(entry["note"]))
@@ -262,10 +276,10 @@ def _environment(record: ScenarioRecord) -> dict[str, Any]:
         "kernel_variant": gk.get("variant"),
         "kernel_source": gk.get("source"),
     }
-    accel = record.accel or "no accelerator (not booted)"
+    how = f"under {record.accel}" if record.accel else "not booted"
     return {
-        "comment": f"QEMU {platform.machine} ({platform.name}) under {accel}",
-        "misc": {k: v for k, v in misc.items() if v is not None},
+        "comment": f"QEMU {platform.machine} ({platform.name}), {how}",
+        "misc": _present(misc),
     }
 
 
@@ -278,7 +292,7 @@ def _test(record: ScenarioRecord, test_id: str, build_id: str) -> dict[str, Any]
         "status": status(record),
         "start_time": record.started_utc,
         "duration": record.seconds,
-        "comment": _clean(f"{record.scenario}: {_label(record)}: {record.reason}"),
+        "comment": _clean(headline(record)),
         "environment": _environment(record),
     }
     excerpt = log_excerpt(record)
@@ -293,7 +307,7 @@ def _test(record: ScenarioRecord, test_id: str, build_id: str) -> dict[str, Any]
         "known_issues": record.known_issue_ids,
         "result_dir": record.result_dir,
     }
-    out["misc"] = {k: v for k, v in misc.items() if v not in (None, [])}
+    out["misc"] = _present(misc)
     return out
 
 

@@ -156,7 +156,7 @@ def test_ids_origin_and_links() -> None:
 def test_environment_and_misc() -> None:
     tests = kcidb.report(RUN, "run-x")["tests"]
     env = tests[0]["environment"]
-    assert env["comment"] == "QEMU q35 (x86_64) under tcg"
+    assert env["comment"] == "QEMU q35 (x86_64), under tcg"
     assert env["misc"] == {
         "platform": "x86_64",
         "qemu_machine": "q35",
@@ -182,7 +182,7 @@ def test_log_excerpts() -> None:
     assert tests["fail"]["log_excerpt"] == (
         "zz/fail: FAIL: 1 of 2 checks failed: dst\nFAIL dst: observed abcd; expected abce\n"
     )
-    assert tests["needs"]["log_excerpt"] == "zz/needs: NOT RUN: NOT RUN: lacks CONFIG_X\n"
+    assert tests["needs"]["log_excerpt"] == "zz/needs: NOT RUN: lacks CONFIG_X\n"
     assert tests["known"]["log_excerpt"].endswith(
         "----- console excerpt -----\n[ 7.4] WARNING: ...\n[ 7.5] ---[ end trace ]---\n"
     )

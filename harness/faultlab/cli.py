@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from faultlab import errors, paths, run_record, run_reports
+from faultlab import errors, paths, run_record, run_reports, versions
 from faultlab.accel import ACCEL_CHOICES
 from faultlab.artifacts import missing_artifacts
 from faultlab.boot import DEFAULT_COMMAND_TIMEOUT, BootOptions, BootSession
@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    versions.add_option(parser)
     sub = parser.add_subparsers(
         dest="subcommand", required=True, metavar="COMMAND", parser_class=_Parser
     )

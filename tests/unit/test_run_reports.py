@@ -217,3 +217,46 @@ def test_report_paths(
     assert code == 4  # the run passed, its report could not be written
     assert "zz/pass: PASS" in out
     assert f"faultlab: cannot write KCIDB to {blocker / 'kcidb.json'}: " in err
+
+
+# -- faultlab --version -------------------------------------------------------------------------
+def test_version_names_the_harness_qemu_and_each_kernel(
+    cache: FakeCache, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from faultlab import __version__
+    from faultlab.guest_kernel import pinned_series
+
+    manifests = paths.cache_dir() / "manifests"
+    manifests.mkdir(parents=True, exist_ok=True)
+    (manifests / "qemu.json").write_text(
+        json.dumps({"version": {"pinned": "1:10.0.13", "used": "1:10.0.14"}})
+    )
+    (manifests / "kernel-6.12-x86_64.json").write_text(
+        json.dumps(
+            {
+                "series": "6.12",
+                "version": {"pinned": "6.12.117-1", "used": "6.12.117-1"},
+                "kernelrelease": "6.12.117-faultlab",
+            }
+        )
+    )
+    (manifests / "kernel-6.12-arm64.json").write_text("{not json")
+    assert cli.main(["--version"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:4] == [
+        f"faultlab {__version__}",
+        "qemu 1:10.0.14 (pinned 1:10.0.13)",
+        "kernel-6.12-x86_64 6.12.117-faultlab (linux-source-6.12 6.12.117-1)",
+        f"kernel-6.12-arm64 unreadable manifest {manifests / 'kernel-6.12-arm64.json'}: "
+        "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+    ]
+    kernels = [ln.split()[0] for ln in lines[2:]]
+    assert kernels == [
+        f"kernel-{s}-{k}"
+        for s in pinned_series()
+        for k in ("x86_64", "arm64", "ppc64le", "ppc64le-apf")
+    ]
+    assert all(ln.endswith(" not built") for ln in lines[4:])
+    (manifests / "qemu.json").unlink()
+    assert cli.main(["--version"]) == 0
+    assert "qemu not built" in capsys.readouterr().out.splitlines()

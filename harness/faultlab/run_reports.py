@@ -102,6 +102,7 @@ def kernel_facts(
     """(guest_kernel, build manifest) as result.json would have them, from files only; empty
     when the kernel is not there."""
     arch = get_platform(platform).kernel_arch
+    facts: dict[str, Any]
     if kernel_tree is not None:
         tree = kernel_tree.expanduser()
         release = _read(tree / "include" / "config" / "kernel.release")

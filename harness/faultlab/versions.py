@@ -47,7 +47,7 @@ def kernel_components() -> list[str]:
     from faultlab.scenario import load_scenarios
 
     arches = list(dict.fromkeys(p.kernel_arch for p in PLATFORMS.values()))
-    builds = [(arch, None) for arch in arches]
+    builds: list[tuple[str, str | None]] = [(arch, None) for arch in arches]
     for sc in load_scenarios().values():
         if sc.kernel_variant:
             build = (PLATFORMS[sc.platform].kernel_arch, sc.kernel_variant)

@@ -14,6 +14,7 @@ from faultlab.run_record import NOT_RUN_INPUT, NOT_RUN_NEEDS, ScenarioRecord
 from ktap_check import KtapError, kunit_parse, kunit_parsers, parse
 
 KUNIT_DIRS = kunit_parsers(paths.cache_dir())  # before any test points the cache elsewhere
+KUNIT_PARAMS: list[Path | None] = [*KUNIT_DIRS] or [None]  # None: a test that says why it skips
 PANIC = "kernel panic: Kernel panic - not syncing: VFS: Unable to mount root fs"
 
 
@@ -181,7 +182,7 @@ def test_our_grammar_is_strict(text: str, why: str) -> None:
 # -- the kernel's parser ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "kunit_dir",
-    KUNIT_DIRS or [None],
+    KUNIT_PARAMS,
     ids=[p.parents[3].name for p in KUNIT_DIRS] or ["no-kernel-source"],
 )
 def test_kunit_parser_reads_every_verdict(kunit_dir: Path | None) -> None:

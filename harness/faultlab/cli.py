@@ -6,11 +6,12 @@ import argparse
 import json
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from faultlab import errors, paths
+from faultlab import errors, paths, run_record, run_reports, versions
 from faultlab.accel import ACCEL_CHOICES
 from faultlab.artifacts import missing_artifacts
 from faultlab.boot import DEFAULT_COMMAND_TIMEOUT, BootOptions, BootSession
@@ -106,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    versions.add_option(parser)
     sub = parser.add_subparsers(
         dest="subcommand", required=True, metavar="COMMAND", parser_class=_Parser
     )
@@ -150,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("scenarios", nargs="+", help="scenario names or groups (faultlab scenarios)")
     _add_boot_options(run)
+    run_reports.add_options(run)
     run.set_defaults(func=cmd_run)
 
     scen = sub.add_parser("scenarios", help="list the fault scenarios")
@@ -401,7 +404,9 @@ def cmd_run(args: argparse.Namespace, tail: list[str] | None) -> int:
     series = check_series(args.series)
     issues = known_issues.load(scenarios=load_scenarios())  # a malformed file: exit 3, once
     codes: list[int] = []
+    records: list[run_record.ScenarioRecord] = []  # for the KTAP and KCIDB reports
     for sc in chosen:
+        started = time.time()
         try:
             outcome = run_scenario(
                 sc,
@@ -420,6 +425,7 @@ def cmd_run(args: argparse.Namespace, tail: list[str] | None) -> int:
         except FaultlabError as exc:  # bad input for this scenario: nothing was booted
             print(f"{sc.name}: NOT RUN: {exc}")
             codes.append(exc.exit_code)
+            records.append(run_record.not_run(sc, exc, started))
             continue
         except Exception as exc:  # a harness bug: say so, go on with the next scenario
             print(
@@ -428,7 +434,9 @@ def cmd_run(args: argparse.Namespace, tail: list[str] | None) -> int:
                 flush=True,
             )
             codes.append(errors.EXIT_HARNESS_ERROR)
+            records.append(run_record.internal_error(sc, exc, started))
             continue
+        records.append(run_record.from_outcome(sc, outcome, started))
         result = outcome.result
         print(format_outcome(outcome, result.accel if result else None), flush=True)
         if result is not None and result.excerpt and outcome.verdict in ("fail", "error"):
@@ -437,6 +445,7 @@ def cmd_run(args: argparse.Namespace, tail: list[str] | None) -> int:
         if outcome.result_dir:
             print(f"  results: {outcome.result_dir}", flush=True)
         codes.append(exit_code_for(result) if result is not None else errors.EXIT_HARNESS_ERROR)
+    codes.extend(run_reports.write(records, args))  # a report that cannot be written: exit 4
     # The most serious outcome wins: a guest failure, then a harness error, then not run,
     # then a known issue.
     for code in (

@@ -812,29 +812,13 @@ struct storm {
 	char reported_path[PATH_MAX];
 };
 
-static long long read_counter(const char *path)
-{
-	char buf[64];
-	ssize_t n;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	return strtoll(buf, NULL, 10);
-}
-
 /* Wait (bounded) until the driver's iopf_reported counter passes @from. */
 static bool storm_wait_fault(const struct storm *st, long long from)
 {
 	uint64_t t0 = now_us();
 
 	while (now_us() - t0 < STORM_FAULT_WAIT_US) {
-		if (read_counter(st->reported_path) > from)
+		if (read_ll(st->reported_path) > from)
 			return true;
 		usleep(100);
 	}
@@ -875,7 +859,7 @@ static const char *storm_one(struct storm *st, bool wait_fault, bool do_close,
 	cmd.len = len;
 	cmd.timeout_ms = timeout_ms;
 	if (wait_fault)
-		before = read_counter(st->reported_path);
+		before = read_ll(st->reported_path);
 	rc = ioctl(fd, FAULTLAB_DMA_IOC_SUBMIT, &cmd);
 	if (rc) {
 		*err = errno;
@@ -935,7 +919,7 @@ static void case_storm(const char *mode, unsigned long cycles, unsigned long pag
 	snprintf(st->reported_path, sizeof(st->reported_path),
 		 "/sys/class/misc/%s/device/faultlab/iopf_reported",
 		 base ? base + 1 : dev_path);
-	if (read_counter(st->reported_path) < 0)
+	if (read_ll(st->reported_path) < 0)
 		fail("cannot read %s", st->reported_path);
 
 	for (i = 0; i < hogs; i++) {

@@ -76,7 +76,10 @@ for p in "$HERE"/patches/common/*.patch "$HERE"/patches/"$ARCH_NAME"/*.patch \
     [[ " $wanted " == *" $SERIES "* ]] && patches+=("$p")
 done
 src=$LDIR/src-$ARCH_NAME
-src_stamp=$( (echo "$version"; if [[ ${#patches[@]} -gt 0 ]]; then sha256sum "${patches[@]}"; fi) | sha256sum | cut -d' ' -f1)
+# The stamp hashes the patches' names and contents, not their paths: a fresh clone elsewhere
+# reuses the tree (and kbuild its objects).
+src_stamp=$( (echo "$version"; for p in "${patches[@]}"; do basename "$p"; cat "$p"; done) |
+    sha256sum | cut -d' ' -f1)
 if [[ ! -f $src/.faultlab-stamp || $(cat "$src/.faultlab-stamp") != "$src_stamp" ]]; then
     log "preparing $ARCH_NAME source tree (${#patches[@]} patches)"
     rm -rf "$src"

@@ -27,10 +27,11 @@ used_version() {
         'import json,sys; from faultlab.fetch import used_version; print(json.dumps(used_version(sys.argv[1])))' "$1"
 }
 
-# tree_hash PATH...: one sha256 over the names and contents of the given files/dirs.
+# tree_hash PATH...: one sha256 over the names and contents of the given files/dirs; names
+# inside the checkout count relative to it, so a fresh clone elsewhere hashes the same.
 tree_hash() {
     find "$@" -type f -print0 2>/dev/null | LC_ALL=C sort -z |
-        xargs -0 -r sha256sum | sha256sum | cut -d' ' -f1
+        xargs -0 -r sha256sum | sed "s#  $FAULTLAB_REPO/#  #" | sha256sum | cut -d' ' -f1
 }
 
 # deb_extract DEB DIR: unpack a .deb's data into DIR.

@@ -23,7 +23,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,6 @@ class GuestKernel:
     tree: Path | None = None
     git_describe: str | None = None
     config_sha256: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_default(self) -> bool:

@@ -93,28 +93,29 @@ def from_outcome(sc: Scenario, outcome: ScenarioOutcome, started: float) -> Scen
     )
 
 
-def not_run(sc: Scenario, exc: FaultlabError, started: float) -> ScenarioRecord:
-    """A scenario rejected before anything booted (`faultlab run` prints NOT RUN)."""
+def _unbooted(
+    sc: Scenario, verdict: str, reason: str, started: float, failure: str, not_run: str | None
+) -> ScenarioRecord:
+    """A scenario that ended without a run result (nothing booted, or the harness broke)."""
     return ScenarioRecord(
         scenario=sc.name,
         platform=sc.platform,
-        verdict="skip",
-        reason=f"NOT RUN: {exc}",
+        verdict=verdict,
+        reason=reason,
         started_utc=_utc(started),
         seconds=round(time.time() - started, 3),
-        not_run=NOT_RUN_NEEDS if isinstance(exc, NotRunError) else NOT_RUN_INPUT,
-        failure="not_run",
+        not_run=not_run,
+        failure=failure,
     )
+
+
+def not_run(sc: Scenario, exc: FaultlabError, started: float) -> ScenarioRecord:
+    """A scenario rejected before anything booted (`faultlab run` prints NOT RUN)."""
+    kind = NOT_RUN_NEEDS if isinstance(exc, NotRunError) else NOT_RUN_INPUT
+    return _unbooted(sc, "skip", f"NOT RUN: {exc}", started, "not_run", kind)
 
 
 def internal_error(sc: Scenario, exc: BaseException, started: float) -> ScenarioRecord:
     """A harness bug while running the scenario (`faultlab run` prints ERROR and goes on)."""
-    return ScenarioRecord(
-        scenario=sc.name,
-        platform=sc.platform,
-        verdict="error",
-        reason=f"internal error: {type(exc).__name__}: {exc} (at {crash_site(exc)})",
-        started_utc=_utc(started),
-        seconds=round(time.time() - started, 3),
-        failure="internal",
-    )
+    reason = f"internal error: {type(exc).__name__}: {exc} (at {crash_site(exc)})"
+    return _unbooted(sc, "error", reason, started, "internal", None)

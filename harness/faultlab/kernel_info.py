@@ -61,6 +61,15 @@ def release_version(release: str) -> tuple[int, int, int]:
     return int(m[1]), int(m[2]), int(m[3] or 0)
 
 
+def in_release_range(release: str, since: str | None, until: str | None) -> bool:
+    """since <= release < until (either bound may be absent); ValueError for a release that
+    is not one."""
+    version = release_version(release)
+    if since is not None and version < release_version(since):
+        return False
+    return until is None or version < release_version(until)
+
+
 def series_of(release: str) -> str:
     """The kernel series of a release: "6.12.117-faultlab" -> "6.12"."""
     major, minor, _ = release_version(release)

@@ -31,7 +31,7 @@ from typing import Any
 
 from faultlab import judge, paths
 from faultlab.errors import FaultlabError
-from faultlab.kernel_info import release_version, series_of
+from faultlab.kernel_info import in_release_range, release_version, series_of
 
 # Fields of an [[issue]] table: mandatory ones, then optional ones.
 MANDATORY = ("id", "scenarios", "kind", "signature", "upstream", "note")
@@ -106,12 +106,9 @@ class KnownIssue:
         if release is None:
             return False
         try:
-            version = release_version(release)
+            return in_release_range(release, self.since, self.until)
         except ValueError:
             return False
-        if self.since is not None and version < release_version(self.since):
-            return False
-        return self.until is None or version < release_version(self.until)
 
     def applies_to_scenario(self, name: str) -> bool:
         return any(scenario_pattern_matches(p, name) for p in self.scenarios)

@@ -27,7 +27,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from faultlab import kernel_patches
-from faultlab.kernel_info import release_version, series_of
+from faultlab.kernel_info import in_release_range, release_version, series_of
 
 _OPTION = re.compile(r"^(?:CONFIG_)?([A-Za-z0-9_]+)(?:=(.+))?$")
 
@@ -103,12 +103,9 @@ class PatchNeed:
         if release is None:
             return None
         try:
-            version = release_version(release)
+            return in_release_range(release, self.since, self.until)
         except ValueError:
             return None
-        if self.since is not None and version < release_version(self.since):
-            return False
-        return not (self.until is not None and version >= release_version(self.until))
 
     def applies_to_series(self, series: str) -> bool:
         """Whether some release of `series` ("6.12") falls in the need's range."""
